@@ -1,0 +1,1 @@
+"""HTTP adapters over the services: the native API under /v1."""

@@ -1,0 +1,98 @@
+"""/v1/functions/{name}/aliases: point, split, swap, roll back, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from turnout.api import views
+from turnout.api.deps import requires, services
+from turnout.api.schemas import AliasBody, RollbackBody, SwapBody
+from turnout.domain.routing import Routing, parse_target, routing_from_labels
+from turnout.errors import InvalidInput
+from turnout.services import Services
+from turnout.services.aliases import AliasChanges
+from turnout.services.tokens import Principal
+
+router = APIRouter(prefix="/v1/functions/{name}", tags=["aliases"])
+READ, DEPLOY = requires("read"), requires("deploy")
+
+
+def _routing(body: AliasBody) -> Routing | None:
+    if body.version is not None and body.weights is not None:
+        raise InvalidInput("give either 'version' or 'weights', not both")
+    if body.weights is not None:
+        return routing_from_labels(body.weights)
+    if body.version is not None:
+        return Routing.single(parse_target(body.version))
+    return None
+
+
+@router.get("/aliases")
+def list_aliases(name: str, svc: Services = Depends(services), _: Principal = Depends(READ)) -> dict[str, Any]:
+    return {"aliases": [views.alias_json(name, a) for a in svc.aliases.list(name)]}
+
+
+@router.put("/aliases/{alias}")
+def put_alias(
+    name: str, alias: str, body: AliasBody, response: Response, if_match: str | None = Header(None),
+    svc: Services = Depends(services), principal: Principal = Depends(DEPLOY),
+) -> dict[str, Any]:
+    changes = AliasChanges(
+        routing=_routing(body),
+        description=body.description,
+        settings=body.settings,
+        secret_keys=None if body.secret_keys is None else frozenset(body.secret_keys),
+    )
+    saved, created = svc.aliases.put(
+        name, alias, changes, principal.name, body.reason, if_match or body.revision_id
+    )
+    response.status_code = 201 if created else 200
+    response.headers["ETag"] = f'"{saved.revision_id}"'
+    return views.alias_json(name, saved)
+
+
+@router.get("/aliases/{alias}")
+def get_alias(
+    name: str, alias: str, response: Response, reveal: bool = False,
+    svc: Services = Depends(services), principal: Principal = Depends(READ),
+) -> dict[str, Any]:
+    if reveal:
+        principal.require("admin")
+    found = svc.aliases.get(name, alias)
+    response.headers["ETag"] = f'"{found.revision_id}"'
+    return views.alias_json(name, found, reveal)
+
+
+@router.delete("/aliases/{alias}", status_code=204)
+def delete_alias(
+    name: str, alias: str, reason: str = "",
+    svc: Services = Depends(services), principal: Principal = Depends(DEPLOY),
+) -> None:
+    svc.aliases.delete(name, alias, principal.name, reason)
+
+
+@router.get("/aliases/{alias}/history")
+def alias_history(
+    name: str, alias: str, limit: int = Query(100, ge=1, le=1000),
+    svc: Services = Depends(services), _: Principal = Depends(READ),
+) -> dict[str, Any]:
+    return {"history": [views.change_json(c) for c in svc.aliases.history(name, alias, limit)]}
+
+
+@router.post("/aliases/{alias}/rollback")
+def rollback(
+    name: str, alias: str, body: RollbackBody | None = None,
+    svc: Services = Depends(services), principal: Principal = Depends(DEPLOY),
+) -> dict[str, Any]:
+    body = body or RollbackBody()
+    return views.alias_json(name, svc.aliases.rollback(name, alias, principal.name, body.to, body.reason))
+
+
+@router.post("/swap")
+def swap(
+    name: str, body: SwapBody, svc: Services = Depends(services), principal: Principal = Depends(DEPLOY)
+) -> dict[str, Any]:
+    first, second = svc.aliases.swap(name, body.a, body.b, principal.name, body.reason)
+    return {"aliases": [views.alias_json(name, first), views.alias_json(name, second)]}

@@ -1,0 +1,44 @@
+"""/v1/bundles: upload a zip once, refer to it by sha256."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from turnout.api import views
+from turnout.api.deps import requires, services
+from turnout.errors import BundleTooLarge, InvalidBundle
+from turnout.services import Services
+from turnout.services.tokens import Principal
+
+router = APIRouter(prefix="/v1/bundles", tags=["bundles"])
+
+
+@router.post("", status_code=201)
+async def upload_bundle(
+    request: Request, svc: Services = Depends(services), _: Principal = Depends(requires("deploy"))
+) -> dict[str, Any]:
+    """Body: the zip's bytes (``Content-Type: application/zip``)."""
+    limit = svc.bundles.limits.max_zipped_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BundleTooLarge(f"the bundle is {declared} bytes zipped; the limit is {limit}", limit=limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BundleTooLarge(f"the bundle is over {limit} bytes zipped", limit=limit)
+        chunks.append(chunk)
+    if size == 0:
+        raise InvalidBundle("the request has no body: send the zip's bytes")
+    manifest = await run_in_threadpool(svc.bundles.upload, b"".join(chunks))
+    return views.manifest_json(manifest)
+
+
+@router.get("/{sha256}")
+def get_bundle(
+    sha256: str, svc: Services = Depends(services), _: Principal = Depends(requires("read"))
+) -> dict[str, Any]:
+    return views.manifest_json(svc.bundles.manifest(sha256))

@@ -1,0 +1,125 @@
+"""/v1/functions: drafts (deploy), versions (publish), diff and gc."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from turnout.api import views
+from turnout.api.deps import requires, services
+from turnout.api.schemas import DraftBody, GcBody, PublishBody
+from turnout.services import Services
+from turnout.services.functions import DraftChanges
+from turnout.services.tokens import Principal
+
+router = APIRouter(prefix="/v1/functions", tags=["functions"])
+READ, DEPLOY = requires("read"), requires("deploy")
+
+
+def _reveal(reveal: bool, principal: Principal) -> bool:
+    if reveal:
+        principal.require("admin")
+    return reveal
+
+
+@router.get("")
+def list_functions(
+    after: str | None = None, limit: int = Query(100, ge=1, le=1000),
+    svc: Services = Depends(services), _: Principal = Depends(READ),
+) -> dict[str, Any]:
+    found = svc.functions.list(after, limit)
+    return {
+        "functions": [views.function_json(f) for f in found],
+        "next": found[-1].name if len(found) == limit else None,
+    }
+
+
+@router.put("/{name}")
+def put_draft(
+    name: str, body: DraftBody, response: Response, if_match: str | None = Header(None),
+    svc: Services = Depends(services), _: Principal = Depends(DEPLOY),
+) -> dict[str, Any]:
+    changes = DraftChanges(
+        bundle_sha256=body.bundle_sha256, handler=body.handler, description=body.description,
+        environment=body.environment, timeout=body.timeout, memory=body.memory,
+    )
+    function, created = svc.functions.put_draft(name, changes, if_match or body.revision_id)
+    response.status_code = 201 if created else 200
+    response.headers["ETag"] = f'"{function.revision_id}"'
+    return views.function_json(function)
+
+
+@router.get("/{name}")
+def describe_function(
+    name: str, response: Response, reveal: bool = False,
+    svc: Services = Depends(services), principal: Principal = Depends(READ),
+) -> dict[str, Any]:
+    show = _reveal(reveal, principal)
+    function = svc.functions.get(name)
+    versions = svc.versions.list(name)
+    latest = versions[-1] if versions else None
+    response.headers["ETag"] = f'"{function.revision_id}"'
+    return {
+        **views.function_json(function, show),
+        "versions": {"count": len(versions), "latest": latest.number if latest else None},
+        "aliases": [views.alias_json(name, a, show) for a in svc.aliases.list(name)],
+    }
+
+
+@router.delete("/{name}", status_code=204)
+def delete_function(name: str, svc: Services = Depends(services), _: Principal = Depends(DEPLOY)) -> None:
+    svc.functions.delete(name)
+
+
+@router.post("/{name}/versions")
+def publish(
+    name: str, response: Response, body: PublishBody | None = None,
+    svc: Services = Depends(services), _: Principal = Depends(DEPLOY),
+) -> dict[str, Any]:
+    body = body or PublishBody()
+    version, created = svc.versions.publish(name, body.description, body.code_sha256, body.revision_id)
+    response.status_code = 201 if created else 200
+    return {**views.version_json(name, version), "created": created}
+
+
+@router.get("/{name}/versions")
+def list_versions(
+    name: str, after: int | None = Query(None, ge=0), limit: int = Query(1000, ge=1, le=10000),
+    svc: Services = Depends(services), _: Principal = Depends(READ),
+) -> dict[str, Any]:
+    found = svc.versions.list(name, after, limit)
+    return {
+        "versions": [views.version_json(name, v) for v in found],
+        "next": found[-1].number if len(found) == limit else None,
+    }
+
+
+@router.get("/{name}/versions/{number}")
+def get_version(
+    name: str, number: int, reveal: bool = False,
+    svc: Services = Depends(services), principal: Principal = Depends(READ),
+) -> dict[str, Any]:
+    return views.version_json(name, svc.versions.get(name, number), _reveal(reveal, principal))
+
+
+@router.delete("/{name}/versions/{number}", status_code=204)
+def delete_version(
+    name: str, number: int, svc: Services = Depends(services), _: Principal = Depends(DEPLOY)
+) -> None:
+    svc.versions.delete(name, number)
+
+
+@router.get("/{name}/diff")
+def diff(
+    name: str, from_: str = Query(..., alias="from"), to: str = Query("$LATEST"),
+    svc: Services = Depends(services), _: Principal = Depends(READ),
+) -> dict[str, Any]:
+    return views.diff_json(name, svc.diff.diff(name, from_, to))
+
+
+@router.post("/{name}/gc")
+def gc(
+    name: str, body: GcBody, svc: Services = Depends(services), _: Principal = Depends(DEPLOY)
+) -> dict[str, Any]:
+    return views.gc_json(svc.versions.gc(name, body.keep, body.dry_run, body.blob_grace_seconds))

@@ -1,0 +1,1 @@
+"""The `turnout` command: a client of the HTTP API."""

@@ -1,0 +1,1 @@
+"""Pure rules of Turnout: no I/O, no clock, no randomness unless passed in."""

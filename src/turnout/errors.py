@@ -1,0 +1,154 @@
+"""One exception tree with stable codes.
+
+Every error Turnout raises on purpose is a :class:`TurnoutError`. Each class carries a stable ``code``
+(what scripts match on) and a ``status`` (the HTTP status the API answers with; only ``api/`` reads it).
+Messages are for people: they say what was wrong and what to do.
+
+    TurnoutError
+    ├── InvalidInput                 400 InvalidParameterValue
+    │   ├── InvalidName              400 InvalidName
+    │   ├── InvalidWeights           400 InvalidWeights
+    │   ├── InvalidAliasTarget       400 InvalidAliasTarget
+    │   ├── InvalidBundle            400 InvalidBundle
+    │   ├── HandlerNotFound          400 Function.HandlerNotFound
+    │   └── BundleTooLarge           413 BundleTooLarge
+    ├── Unauthorized                 401 Unauthorized
+    ├── Forbidden                    403 Forbidden
+    ├── NotFound                     404 NotFound
+    │   ├── FunctionNotFound         404 FunctionNotFound
+    │   ├── VersionNotFound          404 VersionNotFound
+    │   ├── AliasNotFound            404 AliasNotFound
+    │   ├── BundleNotFound           404 BundleNotFound
+    │   └── TokenNotFound            404 TokenNotFound
+    ├── Conflict                     409 Conflict
+    │   ├── VersionInUse             409 VersionInUse
+    │   ├── AlreadyExists            409 AlreadyExists
+    │   └── NothingToRollBack        409 NothingToRollBack
+    ├── PreconditionFailed           412 PreconditionFailed
+    ├── BlobCorrupted                500 BlobCorrupted
+    └── StoreUnavailable             503 StoreUnavailable
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class TurnoutError(Exception):
+    """Base of every error Turnout raises on purpose."""
+
+    code: ClassVar[str] = "InternalError"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code}: {self.message!r})"
+
+
+class InvalidInput(TurnoutError):
+    code = "InvalidParameterValue"
+    status = 400
+
+
+class InvalidName(InvalidInput):
+    code = "InvalidName"
+
+
+class InvalidWeights(InvalidInput):
+    code = "InvalidWeights"
+
+
+class InvalidAliasTarget(InvalidInput):
+    code = "InvalidAliasTarget"
+
+
+class InvalidBundle(InvalidInput):
+    code = "InvalidBundle"
+
+
+class HandlerNotFound(InvalidInput):
+    code = "Function.HandlerNotFound"
+
+
+class BundleTooLarge(InvalidInput):
+    code = "BundleTooLarge"
+    status = 413
+
+
+class Unauthorized(TurnoutError):
+    code = "Unauthorized"
+    status = 401
+
+
+class Forbidden(TurnoutError):
+    code = "Forbidden"
+    status = 403
+
+
+class NotFound(TurnoutError):
+    code = "NotFound"
+    status = 404
+
+
+class FunctionNotFound(NotFound):
+    code = "FunctionNotFound"
+
+
+class VersionNotFound(NotFound):
+    code = "VersionNotFound"
+
+
+class AliasNotFound(NotFound):
+    code = "AliasNotFound"
+
+
+class BundleNotFound(NotFound):
+    code = "BundleNotFound"
+
+
+class TokenNotFound(NotFound):
+    code = "TokenNotFound"
+
+
+class Conflict(TurnoutError):
+    code = "Conflict"
+    status = 409
+
+
+class VersionInUse(Conflict):
+    code = "VersionInUse"
+
+
+class AlreadyExists(Conflict):
+    code = "AlreadyExists"
+
+
+class NothingToRollBack(Conflict):
+    code = "NothingToRollBack"
+
+
+class PreconditionFailed(TurnoutError):
+    code = "PreconditionFailed"
+    status = 412
+
+
+class BlobCorrupted(TurnoutError):
+    """A stored blob no longer matches its sha256: it is never served."""
+
+    code = "BlobCorrupted"
+    status = 500
+
+
+class StoreUnavailable(TurnoutError):
+    code = "StoreUnavailable"
+    status = 503

@@ -1,0 +1,22 @@
+"""`turnout serve`: the control plane on uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from turnout.app import create_app
+from turnout.settings import Settings
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+    )

@@ -1,0 +1,22 @@
+"""Use cases combining the domain, the store and the blob store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from turnout.services.aliases import AliasService
+from turnout.services.bundles import BundleService
+from turnout.services.diff import DiffService
+from turnout.services.functions import FunctionService
+from turnout.services.tokens import TokenService
+from turnout.services.versions import VersionService
+
+
+@dataclass(frozen=True)
+class Services:
+    bundles: BundleService
+    functions: FunctionService
+    versions: VersionService
+    aliases: AliasService
+    diff: DiffService
+    tokens: TokenService

@@ -1,0 +1,167 @@
+"""Aliases: point, split, swap, roll back, delete — each change one transaction with a history line."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from turnout.clock import Clock
+from turnout.domain.alias import Alias, AliasAction, AliasChange, rollback_target
+from turnout.domain.function import Function
+from turnout.domain.names import check_alias_name, check_env_key
+from turnout.domain.routing import Routing
+from turnout.errors import AliasNotFound, InvalidInput, VersionNotFound
+from turnout.services.functions import check_revision, load_function
+from turnout.store import Store, Tx
+
+
+@dataclass(frozen=True)
+class AliasChanges:
+    """What an alias update changes; ``None`` keeps the current value."""
+
+    routing: Routing | None = None
+    description: str | None = None
+    settings: Mapping[str, str] | None = None
+    secret_keys: frozenset[str] | None = None
+
+
+def load_alias(tx: Tx, function: Function, name: str) -> Alias:
+    found = tx.aliases.get(function.id, check_alias_name(name))
+    if found is None:
+        raise AliasNotFound(
+            f"function {function.name!r} has no alias {name!r}", function=function.name, alias=name
+        )
+    return found
+
+
+class AliasService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+
+    def put(
+        self, function_name: str, name: str, changes: AliasChanges, actor: str, reason: str = "",
+        if_match: str | None = None,
+    ) -> tuple[Alias, bool]:
+        """Create or update an alias. Returns (alias, created)."""
+        check_alias_name(name)
+        _check_settings(changes)
+        with self.store.write() as tx:
+            function = load_function(tx, function_name, lock=True)
+            current = tx.aliases.get(function.id, name)
+            check_revision("alias", if_match, None if current is None else current.revision_id)
+            if current is None:
+                if changes.routing is None:
+                    raise InvalidInput(f"alias {name!r} is new: say which version(s) it points to")
+                current = self._blank(function, name, changes.routing)
+                created = True
+            else:
+                created = False
+            updated = replace(
+                current,
+                routing=changes.routing or current.routing,
+                description=current.description if changes.description is None else changes.description,
+                settings=current.settings if changes.settings is None else dict(changes.settings),
+                secret_keys=current.secret_keys if changes.secret_keys is None else changes.secret_keys,
+            )
+            if not created and updated == current:
+                return current, False
+            action = (
+                AliasAction.CREATE if created
+                else AliasAction.UPDATE if updated.routing != current.routing
+                else AliasAction.SETTINGS
+            )
+            saved = self._save(tx, function, updated, exists=not created)
+            before = None if created else current.routing
+            self._record(tx, function, name, action, before, saved.routing, actor, reason)
+            return saved, created
+
+    def get(self, function_name: str, name: str) -> Alias:
+        with self.store.read() as tx:
+            return load_alias(tx, load_function(tx, function_name), name)
+
+    def list(self, function_name: str) -> list[Alias]:
+        with self.store.read() as tx:
+            return tx.aliases.list(load_function(tx, function_name).id)
+
+    def delete(self, function_name: str, name: str, actor: str, reason: str = "") -> None:
+        with self.store.write() as tx:
+            function = load_function(tx, function_name, lock=True)
+            alias = load_alias(tx, function, name)
+            tx.aliases.delete(function.id, name)
+            self._record(tx, function, name, AliasAction.DELETE, alias.routing, None, actor, reason)
+
+    def swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:
+        """Exchange two aliases' targets in one transaction; their settings stay where they are."""
+        if a == b:
+            raise InvalidInput(f"cannot swap alias {a!r} with itself")
+        with self.store.write() as tx:
+            function = load_function(tx, function_name, lock=True)
+            first, second = load_alias(tx, function, a), load_alias(tx, function, b)
+            new_first = self._save(tx, function, replace(first, routing=second.routing), exists=True)
+            new_second = self._save(tx, function, replace(second, routing=first.routing), exists=True)
+            for old, new, other in ((first, new_first, b), (second, new_second, a)):
+                self._record(
+                    tx, function, old.name, AliasAction.SWAP, old.routing, new.routing, actor, reason,
+                    {"with": other},
+                )
+            return new_first, new_second
+
+    def rollback(
+        self, function_name: str, name: str, actor: str, to: int | None = None, reason: str = ""
+    ) -> Alias:
+        """Return the alias to its previous target (from history), or to version ``to``."""
+        with self.store.write() as tx:
+            function = load_function(tx, function_name, lock=True)
+            current = load_alias(tx, function, name)
+            if to is not None:
+                target = Routing.single(to)
+            else:
+                target = rollback_target(current.routing, tx.aliases.history(function.id, name, limit=500))
+            if target == current.routing:
+                return current
+            _check_versions_exist(tx, function, target)
+            saved = self._save(tx, function, replace(current, routing=target), exists=True)
+            self._record(tx, function, name, AliasAction.ROLLBACK, current.routing, target, actor, reason)
+            return saved
+
+    def history(self, function_name: str, name: str, limit: int = 100) -> list[AliasChange]:
+        with self.store.read() as tx:
+            function = load_function(tx, function_name)
+            return tx.aliases.history(function.id, check_alias_name(name), max(1, min(limit, 1000)))
+
+    def _blank(self, function: Function, name: str, routing: Routing) -> Alias:
+        now = self.clock()
+        return Alias(function.id, name, routing, "", {}, frozenset(), "", now, now)
+
+    def _save(self, tx: Tx, function: Function, alias: Alias, exists: bool) -> Alias:
+        _check_versions_exist(tx, function, alias.routing)
+        saved = replace(alias, revision_id=str(uuid.uuid4()), updated_at=self.clock())
+        tx.aliases.save(saved, exists=exists)
+        return saved
+
+    def _record(
+        self, tx: Tx, function: Function, alias: str, action: AliasAction, before: Routing | None,
+        after: Routing | None, actor: str, reason: str, details: Mapping[str, object] | None = None,
+    ) -> None:
+        change = AliasChange(alias, action, before, after, actor, reason, self.clock(), details=details or {})
+        tx.aliases.record(function.id, change)
+
+
+def _check_versions_exist(tx: Tx, function: Function, routing: Routing) -> None:
+    for number in routing.versions:
+        if number is not None and tx.versions.get(function.id, number) is None:
+            raise VersionNotFound(
+                f"function {function.name!r} has no version {number} (never published, or removed by gc)",
+                function=function.name,
+                version=number,
+            )
+
+
+def _check_settings(changes: AliasChanges) -> None:
+    for key, value in (changes.settings or {}).items():
+        check_env_key(key)
+        if not isinstance(value, str):
+            raise InvalidInput(f"alias setting {key!r} must be a string")
+    if changes.description is not None and len(changes.description) > 256:
+        raise InvalidInput("an alias description has at most 256 characters")

@@ -1,0 +1,118 @@
+"""Functions and their drafts: create, update (deploy), describe, list, delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from turnout.build.bundle import Manifest
+from turnout.clock import Clock
+from turnout.domain.config import FunctionConfig
+from turnout.domain.function import Function
+from turnout.domain.names import check_function_name
+from turnout.errors import BundleNotFound, FunctionNotFound, InvalidInput, PreconditionFailed
+from turnout.store import Store, Tx
+
+
+@dataclass(frozen=True)
+class DraftChanges:
+    """What a deploy changes; ``None`` keeps the draft's current value."""
+
+    bundle_sha256: str | None = None
+    handler: str | None = None
+    description: str | None = None
+    environment: Mapping[str, str] | None = None
+    timeout: int | None = None
+    memory: int | None = None
+
+
+def load_function(tx: Tx, name: str, lock: bool = False) -> Function:
+    found = tx.functions.get(check_function_name(name), lock=lock)
+    if found is None:
+        raise FunctionNotFound(f"function {name!r} does not exist", function=name)
+    return found
+
+
+def check_revision(kind: str, expected: str | None, actual: str | None) -> None:
+    """Optimistic concurrency: refuse when the caller's revision id is not the current one."""
+    if expected is None:
+        return
+    if expected.strip('"') != actual:
+        raise PreconditionFailed(
+            f"the {kind} changed since you read it (revision {actual}, you sent {expected.strip(chr(34))}); "
+            "read it again and retry",
+            current_revision_id=actual,
+        )
+
+
+class FunctionService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+
+    def put_draft(
+        self, name: str, changes: DraftChanges, if_match: str | None = None
+    ) -> tuple[Function, bool]:
+        """Create the function or update its draft. Returns (function, created)."""
+        check_function_name(name)
+        with self.store.write() as tx:
+            current = tx.functions.get(name, lock=True)
+            if current is None:
+                return self._create(tx, name, changes, if_match), True
+            check_revision("draft", if_match, current.revision_id)
+            return self._update(tx, current, changes), False
+
+    def _create(self, tx: Tx, name: str, changes: DraftChanges, if_match: str | None) -> Function:
+        if if_match is not None:
+            raise PreconditionFailed(f"function {name!r} does not exist, so no revision can match")
+        if changes.bundle_sha256 is None:
+            raise InvalidInput(f"function {name!r} is new: its first deploy needs code (bundle_sha256)")
+        if changes.handler is None:
+            raise InvalidInput(f"function {name!r} is new: its first deploy needs a handler, e.g. app.handler")
+        config = FunctionConfig(handler=changes.handler).with_changes(
+            description=changes.description,
+            environment=changes.environment,
+            timeout=changes.timeout,
+            memory=changes.memory,
+        )
+        manifest = _checked_manifest(tx, changes.bundle_sha256, config)
+        return tx.functions.insert(
+            name, config, manifest.sha256, manifest.dependencies, str(uuid.uuid4()), self.clock()
+        )
+
+    def _update(self, tx: Tx, current: Function, changes: DraftChanges) -> Function:
+        config = current.config.with_changes(
+            handler=changes.handler,
+            description=changes.description,
+            environment=changes.environment,
+            timeout=changes.timeout,
+            memory=changes.memory,
+        )
+        sha256 = changes.bundle_sha256 or current.bundle_sha256
+        manifest = _checked_manifest(tx, sha256, config)
+        if config == current.config and sha256 == current.bundle_sha256:
+            return current  # nothing changed: the revision id stays, so deploys are idempotent
+        revision_id, now = str(uuid.uuid4()), self.clock()
+        tx.functions.update_draft(current.id, config, sha256, manifest.dependencies, revision_id, now)
+        return load_function(tx, current.name)
+
+    def get(self, name: str) -> Function:
+        with self.store.read() as tx:
+            return load_function(tx, name)
+
+    def list(self, after: str | None = None, limit: int = 100) -> list[Function]:
+        with self.store.read() as tx:
+            return tx.functions.list(after, max(1, min(limit, 1000)))
+
+    def delete(self, name: str) -> None:
+        """Delete the function with its versions, aliases and history (blobs go at the next gc)."""
+        with self.store.write() as tx:
+            tx.functions.delete(load_function(tx, name, lock=True).id)
+
+
+def _checked_manifest(tx: Tx, sha256: str, config: FunctionConfig) -> Manifest:
+    manifest = tx.bundles.get(sha256)
+    if manifest is None:
+        raise BundleNotFound(f"no bundle {sha256}: upload it with POST /v1/bundles first", sha256=sha256)
+    manifest.check_handler(config.handler)
+    return manifest

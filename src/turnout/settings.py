@@ -1,0 +1,92 @@
+"""Every server setting, declared once: name, type, default and help.
+
+Settings are read from an injected environ (``TURNOUT_<NAME>``), never at import time::
+
+    settings = Settings.from_environ({"TURNOUT_PORT": "9000"})
+
+``docs/settings.md`` lists them all; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from turnout.errors import InvalidInput
+
+ENV_PREFIX = "TURNOUT_"
+MiB = 1024 * 1024
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = _setting(
+        Path(".turnout"), "Folder for the embedded database, blobs and the admin token."
+    )
+    database_url: str = _setting(
+        "", "SQLAlchemy URL of the metadata store; empty means SQLite at DATA_DIR/turnout.db."
+    )
+    host: str = _setting("127.0.0.1", "Address `turnout serve` listens on.")
+    port: int = _setting(8420, "Port `turnout serve` listens on.")
+    bundle_max_zipped_bytes: int = _setting(50 * MiB, "Largest accepted bundle, zipped.")
+    bundle_max_unpacked_bytes: int = _setting(250 * MiB, "Largest accepted bundle, unpacked.")
+    bundle_max_files: int = _setting(20_000, "Most files a bundle may hold.")
+    bundle_max_ratio: int = _setting(
+        100, "Largest unpacked/zipped size ratio (zip-bomb guard), applied above 1 MiB unpacked."
+    )
+    blob_gc_grace_seconds: int = _setting(
+        3600, "Unreferenced blobs younger than this are kept by gc (an upload may be about to use one)."
+    )
+    log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Build settings from ``TURNOUT_*`` variables; ``overrides`` (e.g. CLI flags) win."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'turnout.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def admin_token_path(self) -> Path:
+        return self.data_dir / "admin-token"
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(environment variable, default, help) for every setting, in declaration order."""
+        return [
+            (ENV_PREFIX + f.name.upper(), str(f.default), f.metadata["help"])
+            for f in dataclasses.fields(cls)
+        ]
+
+
+def _convert(name: str, raw: str, type_name: Any) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"setting {ENV_PREFIX}{name.upper()}={raw!r} is not a whole number") from exc
+    return raw

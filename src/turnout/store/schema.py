@@ -1,0 +1,125 @@
+"""Tables of the metadata store. Alembic migrations under ``migrations/`` create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Timestamp = DateTime(timezone=True)
+
+bundles = Table(
+    "bundles",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("zipped_bytes", BigInteger, nullable=False),
+    Column("unpacked_bytes", BigInteger, nullable=False),
+    Column("files", JSON, nullable=False),
+    Column("dependencies", JSON, nullable=False),
+    Column("uploaded_at", Timestamp, nullable=False),
+)
+
+functions = Table(
+    "functions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("bundle_sha256", String(64), ForeignKey("bundles.sha256"), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("dependencies", JSON, nullable=False),
+    Column("revision_id", String(36), nullable=False),
+    Column("last_version", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("bundle_sha256", String(64), ForeignKey("bundles.sha256"), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("dependencies", JSON, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("description", String(256), nullable=False),
+    Column("revision_id", String(36), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("description", String(256), nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("secret_keys", JSON, nullable=False),
+    Column("revision_id", String(36), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+# One row per version an alias routes to. version NULL means $LATEST. The foreign key to versions
+# makes it impossible, at the database level, for an alias to point at a version that does not exist.
+alias_routes = Table(
+    "alias_routes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("function_id", Integer, nullable=False),
+    Column("alias_name", String(128), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("weight_bp", Integer, nullable=False),
+    ForeignKeyConstraint(
+        ["function_id", "alias_name"], ["aliases.function_id", "aliases.name"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(["function_id", "version"], ["versions.function_id", "versions.number"]),
+    Index("ix_alias_routes_alias", "function_id", "alias_name"),
+    Index("ix_alias_routes_version", "function_id", "version"),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), nullable=False),
+    Column("alias_name", String(128), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Index("ix_alias_history_alias", "function_id", "alias_name", "id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)

@@ -1,0 +1,91 @@
+"""The store: transactions over the row repositories. Every multi-row change is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from turnout.errors import Conflict, StoreUnavailable, TurnoutError
+from turnout.store.aliases import AliasRows
+from turnout.store.bundles import BundleRows
+from turnout.store.engine import IMMEDIATE, make_engine
+from turnout.store.functions import FunctionRows
+from turnout.store.tokens import TokenRows
+from turnout.store.versions import VersionRows
+
+
+class Tx:
+    """One open transaction, with a repository per table group."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.functions = FunctionRows(conn)
+        self.versions = VersionRows(conn)
+        self.aliases = AliasRows(conn)
+        self.bundles = BundleRows(conn)
+        self.tokens = TokenRows(conn)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._transaction(immediate=False) as tx:
+            yield tx
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction: committed when the block ends, rolled back on any exception."""
+        with self._transaction(immediate=True) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, immediate: bool) -> Iterator[Tx]:
+        try:
+            with self.engine.connect() as conn:
+                if immediate:
+                    conn = conn.execution_options(**{IMMEDIATE: True})
+                with conn.begin():
+                    yield Tx(conn)
+        except TurnoutError:
+            raise
+        except IntegrityError as exc:
+            raise Conflict(
+                "the change conflicts with another change made at the same time; retry it"
+            ) from exc
+        except OperationalError as exc:
+            raise StoreUnavailable(f"the metadata store is unavailable: {exc.orig}") from exc
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, migrate: bool = True) -> Store:
+    store = Store(make_engine(url))
+    if migrate:
+        store.migrate()
+    return store

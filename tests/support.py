@@ -1,0 +1,150 @@
+"""Test helpers: start a real `turnout serve` process, build zips, poll until a deadline."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+POSTGRES_URL = os.environ.get(
+    "TURNOUT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+HELLO = "def handler(event, context):\n    return {'hello': event.get('name', 'world')}\n"
+
+
+def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = "") -> T:
+    """Call ``check`` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
+            last = exc
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what or check}: last error {last!r}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_zip(files: Mapping[str, str | bytes], symlinks: Mapping[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777) << 16
+            archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+def unique(prefix: str = "fn") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Server:
+    """A real `turnout serve` child process with its own data folder."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    database_url: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "admin-token").read_text().strip()
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+        env.update(
+            TURNOUT_DATA_DIR=str(self.data_dir),
+            TURNOUT_PORT=str(self.port),
+            TURNOUT_LOG_LEVEL="warning",
+            **({"TURNOUT_DATABASE_URL": self.database_url} if self.database_url else {}),
+            **self.extra_env,
+        )
+        return env
+
+    def start(self, timeout: float = 30.0) -> Server:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "turnout", "serve"], env=self.env, stdout=log, stderr=log
+            )
+        wait_for(self._healthy, timeout=timeout, what=f"server on {self.url}")
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited with {self.process.returncode}")
+        return httpx.get(self.url + "/v1/health", timeout=1).status_code == 200
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token or self.token}"},
+            timeout=30,
+            **kwargs,
+        )
+
+
+def deploy(api: httpx.Client, name: str, files: Mapping[str, str | bytes] | None = None, **config: Any) -> dict:
+    """Upload a bundle and create/update the function's draft through the API."""
+    bundle = api.post("/v1/bundles", content=make_zip(files or {"app.py": HELLO}))
+    assert bundle.status_code == 201, bundle.text
+    body = {"bundle_sha256": bundle.json()["sha256"], **config}
+    body.setdefault("handler", "app.handler")
+    response = api.put(f"/v1/functions/{name}", json=body)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def publish(api: httpx.Client, name: str, **body: Any) -> dict:
+    response = api.post(f"/v1/functions/{name}/versions", json=body)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def error_code(response: httpx.Response) -> str:
+    return str(response.json()["error"]["code"])
