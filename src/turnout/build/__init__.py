@@ -1,0 +1,1 @@
+"""Turning uploaded code into runnable bundles (and, later, dependency layers)."""
