@@ -129,7 +129,9 @@ class Server:
         )
 
 
-def deploy(api: httpx.Client, name: str, files: Mapping[str, str | bytes] | None = None, **config: Any) -> dict:
+def deploy(
+    api: httpx.Client, name: str, files: Mapping[str, str | bytes] | None = None, **config: Any
+) -> dict:
     """Upload a bundle and create/update the function's draft through the API."""
     bundle = api.post("/v1/bundles", content=make_zip(files or {"app.py": HELLO}))
     assert bundle.status_code == 201, bundle.text

@@ -11,7 +11,11 @@ from turnout.settings import Settings
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.log_level != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     app = create_app(settings)
     uvicorn.run(
         app,

@@ -75,8 +75,7 @@ class Settings:
     def describe(cls) -> list[tuple[str, str, str]]:
         """(environment variable, default, help) for every setting, in declaration order."""
         return [
-            (ENV_PREFIX + f.name.upper(), str(f.default), f.metadata["help"])
-            for f in dataclasses.fields(cls)
+            (ENV_PREFIX + f.name.upper(), str(f.default), f.metadata["help"]) for f in dataclasses.fields(cls)
         ]
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from turnout.api import views
-from turnout.api.deps import requires, services
+from turnout.api.deps import Deployer, IfMatch, Reader, ServicesDep
 from turnout.api.schemas import AliasBody, RollbackBody, SwapBody
 from turnout.domain.routing import Routing, parse_target, routing_from_labels
 from turnout.errors import InvalidInput
-from turnout.services import Services
 from turnout.services.aliases import AliasChanges
-from turnout.services.tokens import Principal
 
 router = APIRouter(prefix="/v1/functions/{name}", tags=["aliases"])
-READ, DEPLOY = requires("read"), requires("deploy")
 
 
 def _routing(body: AliasBody) -> Routing | None:
@@ -30,14 +27,19 @@ def _routing(body: AliasBody) -> Routing | None:
 
 
 @router.get("/aliases")
-def list_aliases(name: str, svc: Services = Depends(services), _: Principal = Depends(READ)) -> dict[str, Any]:
+def list_aliases(name: str, svc: ServicesDep, _: Reader) -> dict[str, Any]:
     return {"aliases": [views.alias_json(name, a) for a in svc.aliases.list(name)]}
 
 
 @router.put("/aliases/{alias}")
 def put_alias(
-    name: str, alias: str, body: AliasBody, response: Response, if_match: str | None = Header(None),
-    svc: Services = Depends(services), principal: Principal = Depends(DEPLOY),
+    name: str,
+    alias: str,
+    body: AliasBody,
+    response: Response,
+    svc: ServicesDep,
+    principal: Deployer,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     changes = AliasChanges(
         routing=_routing(body),
@@ -55,8 +57,12 @@ def put_alias(
 
 @router.get("/aliases/{alias}")
 def get_alias(
-    name: str, alias: str, response: Response, reveal: bool = False,
-    svc: Services = Depends(services), principal: Principal = Depends(READ),
+    name: str,
+    alias: str,
+    response: Response,
+    svc: ServicesDep,
+    principal: Reader,
+    reveal: bool = False,
 ) -> dict[str, Any]:
     if reveal:
         principal.require("admin")
@@ -67,32 +73,39 @@ def get_alias(
 
 @router.delete("/aliases/{alias}", status_code=204)
 def delete_alias(
-    name: str, alias: str, reason: str = "",
-    svc: Services = Depends(services), principal: Principal = Depends(DEPLOY),
+    name: str,
+    alias: str,
+    svc: ServicesDep,
+    principal: Deployer,
+    reason: str = "",
 ) -> None:
     svc.aliases.delete(name, alias, principal.name, reason)
 
 
 @router.get("/aliases/{alias}/history")
 def alias_history(
-    name: str, alias: str, limit: int = Query(100, ge=1, le=1000),
-    svc: Services = Depends(services), _: Principal = Depends(READ),
+    name: str,
+    alias: str,
+    svc: ServicesDep,
+    _: Reader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     return {"history": [views.change_json(c) for c in svc.aliases.history(name, alias, limit)]}
 
 
 @router.post("/aliases/{alias}/rollback")
 def rollback(
-    name: str, alias: str, body: RollbackBody | None = None,
-    svc: Services = Depends(services), principal: Principal = Depends(DEPLOY),
+    name: str,
+    alias: str,
+    svc: ServicesDep,
+    principal: Deployer,
+    body: RollbackBody | None = None,
 ) -> dict[str, Any]:
     body = body or RollbackBody()
     return views.alias_json(name, svc.aliases.rollback(name, alias, principal.name, body.to, body.reason))
 
 
 @router.post("/swap")
-def swap(
-    name: str, body: SwapBody, svc: Services = Depends(services), principal: Principal = Depends(DEPLOY)
-) -> dict[str, Any]:
+def swap(name: str, body: SwapBody, svc: ServicesDep, principal: Deployer) -> dict[str, Any]:
     first, second = svc.aliases.swap(name, body.a, body.b, principal.name, body.reason)
     return {"aliases": [views.alias_json(name, first), views.alias_json(name, second)]}

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from turnout.api import views
-from turnout.api.deps import requires, services
+from turnout.api.deps import Deployer, Reader, ServicesDep
 from turnout.errors import BundleTooLarge, InvalidBundle
-from turnout.services import Services
-from turnout.services.tokens import Principal
 
 router = APIRouter(prefix="/v1/bundles", tags=["bundles"])
 
 
 @router.post("", status_code=201)
-async def upload_bundle(
-    request: Request, svc: Services = Depends(services), _: Principal = Depends(requires("deploy"))
-) -> dict[str, Any]:
+async def upload_bundle(request: Request, svc: ServicesDep, _: Deployer) -> dict[str, Any]:
     """Body: the zip's bytes (``Content-Type: application/zip``)."""
     limit = svc.bundles.limits.max_zipped_bytes
     declared = request.headers.get("content-length", "")
@@ -38,7 +34,5 @@ async def upload_bundle(
 
 
 @router.get("/{sha256}")
-def get_bundle(
-    sha256: str, svc: Services = Depends(services), _: Principal = Depends(requires("read"))
-) -> dict[str, Any]:
+def get_bundle(sha256: str, svc: ServicesDep, _: Reader) -> dict[str, Any]:
     return views.manifest_json(svc.bundles.manifest(sha256))

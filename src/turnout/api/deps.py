@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
@@ -18,7 +19,8 @@ def requires(scope: str) -> Callable[..., Principal]:
     """A dependency that authenticates the bearer token and checks it grants ``scope``."""
 
     def dependency(
-        authorization: str | None = Header(default=None), svc: Services = Depends(services)
+        svc: Annotated[Services, Depends(services)],
+        authorization: Annotated[str | None, Header()] = None,
     ) -> Principal:
         token = None
         if authorization:
@@ -29,3 +31,10 @@ def requires(scope: str) -> Callable[..., Principal]:
         return principal
 
     return dependency
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+Reader = Annotated[Principal, Depends(requires("read"))]
+Deployer = Annotated[Principal, Depends(requires("deploy"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]
+IfMatch = Annotated[str | None, Header(description="the revision id you last read (optimistic concurrency)")]

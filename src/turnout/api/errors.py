@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,8 +17,8 @@ log = logging.getLogger(__name__)
 _HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized", 413: "PayloadTooLarge"}
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
-    body: dict = {"code": code, "message": message}
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
     return JSONResponse({"error": body}, status_code=status)

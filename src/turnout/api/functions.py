@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from turnout.api import views
-from turnout.api.deps import requires, services
+from turnout.api.deps import Deployer, IfMatch, Reader, ServicesDep
 from turnout.api.schemas import DraftBody, GcBody, PublishBody
-from turnout.services import Services
 from turnout.services.functions import DraftChanges
 from turnout.services.tokens import Principal
 
 router = APIRouter(prefix="/v1/functions", tags=["functions"])
-READ, DEPLOY = requires("read"), requires("deploy")
 
 
 def _reveal(reveal: bool, principal: Principal) -> bool:
@@ -25,8 +23,10 @@ def _reveal(reveal: bool, principal: Principal) -> bool:
 
 @router.get("")
 def list_functions(
-    after: str | None = None, limit: int = Query(100, ge=1, le=1000),
-    svc: Services = Depends(services), _: Principal = Depends(READ),
+    svc: ServicesDep,
+    _: Reader,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     found = svc.functions.list(after, limit)
     return {
@@ -37,12 +37,20 @@ def list_functions(
 
 @router.put("/{name}")
 def put_draft(
-    name: str, body: DraftBody, response: Response, if_match: str | None = Header(None),
-    svc: Services = Depends(services), _: Principal = Depends(DEPLOY),
+    name: str,
+    body: DraftBody,
+    response: Response,
+    svc: ServicesDep,
+    _: Deployer,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     changes = DraftChanges(
-        bundle_sha256=body.bundle_sha256, handler=body.handler, description=body.description,
-        environment=body.environment, timeout=body.timeout, memory=body.memory,
+        bundle_sha256=body.bundle_sha256,
+        handler=body.handler,
+        description=body.description,
+        environment=body.environment,
+        timeout=body.timeout,
+        memory=body.memory,
     )
     function, created = svc.functions.put_draft(name, changes, if_match or body.revision_id)
     response.status_code = 201 if created else 200
@@ -52,8 +60,11 @@ def put_draft(
 
 @router.get("/{name}")
 def describe_function(
-    name: str, response: Response, reveal: bool = False,
-    svc: Services = Depends(services), principal: Principal = Depends(READ),
+    name: str,
+    response: Response,
+    svc: ServicesDep,
+    principal: Reader,
+    reveal: bool = False,
 ) -> dict[str, Any]:
     show = _reveal(reveal, principal)
     function = svc.functions.get(name)
@@ -68,14 +79,17 @@ def describe_function(
 
 
 @router.delete("/{name}", status_code=204)
-def delete_function(name: str, svc: Services = Depends(services), _: Principal = Depends(DEPLOY)) -> None:
+def delete_function(name: str, svc: ServicesDep, _: Deployer) -> None:
     svc.functions.delete(name)
 
 
 @router.post("/{name}/versions")
 def publish(
-    name: str, response: Response, body: PublishBody | None = None,
-    svc: Services = Depends(services), _: Principal = Depends(DEPLOY),
+    name: str,
+    response: Response,
+    svc: ServicesDep,
+    _: Deployer,
+    body: PublishBody | None = None,
 ) -> dict[str, Any]:
     body = body or PublishBody()
     version, created = svc.versions.publish(name, body.description, body.code_sha256, body.revision_id)
@@ -85,8 +99,11 @@ def publish(
 
 @router.get("/{name}/versions")
 def list_versions(
-    name: str, after: int | None = Query(None, ge=0), limit: int = Query(1000, ge=1, le=10000),
-    svc: Services = Depends(services), _: Principal = Depends(READ),
+    name: str,
+    svc: ServicesDep,
+    _: Reader,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> dict[str, Any]:
     found = svc.versions.list(name, after, limit)
     return {
@@ -97,29 +114,31 @@ def list_versions(
 
 @router.get("/{name}/versions/{number}")
 def get_version(
-    name: str, number: int, reveal: bool = False,
-    svc: Services = Depends(services), principal: Principal = Depends(READ),
+    name: str,
+    number: int,
+    svc: ServicesDep,
+    principal: Reader,
+    reveal: bool = False,
 ) -> dict[str, Any]:
     return views.version_json(name, svc.versions.get(name, number), _reveal(reveal, principal))
 
 
 @router.delete("/{name}/versions/{number}", status_code=204)
-def delete_version(
-    name: str, number: int, svc: Services = Depends(services), _: Principal = Depends(DEPLOY)
-) -> None:
+def delete_version(name: str, number: int, svc: ServicesDep, _: Deployer) -> None:
     svc.versions.delete(name, number)
 
 
 @router.get("/{name}/diff")
 def diff(
-    name: str, from_: str = Query(..., alias="from"), to: str = Query("$LATEST"),
-    svc: Services = Depends(services), _: Principal = Depends(READ),
+    name: str,
+    from_: Annotated[str, Query(alias="from")],
+    svc: ServicesDep,
+    _: Reader,
+    to: Annotated[str, Query()] = "$LATEST",
 ) -> dict[str, Any]:
     return views.diff_json(name, svc.diff.diff(name, from_, to))
 
 
 @router.post("/{name}/gc")
-def gc(
-    name: str, body: GcBody, svc: Services = Depends(services), _: Principal = Depends(DEPLOY)
-) -> dict[str, Any]:
+def gc(name: str, body: GcBody, svc: ServicesDep, _: Deployer) -> dict[str, Any]:
     return views.gc_json(svc.versions.gc(name, body.keep, body.dry_run, body.blob_grace_seconds))

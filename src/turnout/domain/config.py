@@ -89,6 +89,4 @@ def _check_environment(environment: Mapping[str, str]) -> None:
             raise InvalidInput(f"environment variable {key!r} must be a string, got {value!r}")
         size += len(key.encode()) + len(value.encode())
     if size > ENVIRONMENT_MAX_BYTES:
-        raise InvalidInput(
-            f"environment variables take {size} bytes; the limit is {ENVIRONMENT_MAX_BYTES}"
-        )
+        raise InvalidInput(f"environment variables take {size} bytes; the limit is {ENVIRONMENT_MAX_BYTES}")

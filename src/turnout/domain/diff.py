@@ -46,7 +46,10 @@ class SnapshotDiff:
 
 
 def diff_files(
-    before: Mapping[str, str], after: Mapping[str, str], read_before: Any, read_after: Any,
+    before: Mapping[str, str],
+    after: Mapping[str, str],
+    read_before: Any,
+    read_after: Any,
     labels: tuple[str, str],
 ) -> tuple[FileChange, ...]:
     """Compare two file manifests (path -> sha256); read contents only of files that differ.
@@ -136,8 +139,8 @@ def _by_name(lines: Iterable[str]) -> dict[str, str]:
     result: dict[str, str] = {}
     for line in lines:
         try:
-            name = canonicalize_name(Requirement(line).name)
+            name: str = canonicalize_name(Requirement(line).name)
         except InvalidRequirement:
             name = line
-        result[str(name)] = line
+        result[name] = line
     return result

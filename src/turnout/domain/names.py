@@ -21,18 +21,14 @@ RESERVED_ENV_KEYS = frozenset({"_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_D
 def check_function_name(name: str) -> str:
     """Return ``name`` if it is a valid function name (letters, digits, ``-``, ``_``; 1-64 chars)."""
     if not _FUNCTION.fullmatch(name):
-        raise InvalidName(
-            f"invalid function name {name!r}: use 1-64 letters, digits, '-' or '_'", name=name
-        )
+        raise InvalidName(f"invalid function name {name!r}: use 1-64 letters, digits, '-' or '_'", name=name)
     return name
 
 
 def check_alias_name(name: str) -> str:
     """Return ``name`` if it can name an alias: like a function name, but never all digits."""
     if not _ALIAS.fullmatch(name):
-        raise InvalidName(
-            f"invalid alias name {name!r}: use 1-128 letters, digits, '-' or '_'", name=name
-        )
+        raise InvalidName(f"invalid alias name {name!r}: use 1-128 letters, digits, '-' or '_'", name=name)
     if name.isdigit():
         raise InvalidName(
             f"invalid alias name {name!r}: an all-digit name would be read as a version number",
@@ -69,8 +65,7 @@ def handler_module_files(handler: str) -> tuple[str, str]:
 def check_env_key(key: str) -> str:
     if not _ENV_KEY.fullmatch(key):
         raise InvalidName(
-            f"invalid environment variable name {key!r}: use letters, digits and '_', "
-            "starting with a letter",
+            f"invalid environment variable name {key!r}: use letters, digits and '_', starting with a letter",
             key=key,
         )
     if key in RESERVED_ENV_KEYS or key.startswith(RESERVED_ENV_PREFIXES):

@@ -33,7 +33,9 @@ def percent_to_bp(value: str | int | float | Decimal) -> int:
 
 
 def bp_to_percent(bp: int) -> float:
-    """>>> bp_to_percent(3333)
+    """Basis points as a percentage.
+
+    >>> bp_to_percent(3333)
     33.33
     """
     return bp / 100
@@ -88,7 +90,9 @@ class Routing:
 
     @classmethod
     def from_percentages(cls, weights: Mapping[int | None, str | int | float | Decimal]) -> Routing:
-        """>>> Routing.from_percentages({3: 70, 4: 30}).describe()
+        """Build from percentages per version.
+
+        >>> Routing.from_percentages({3: 70, 4: 30}).describe()
         '3 (70%), 4 (30%)'
         """
         return cls(tuple(Route(v, percent_to_bp(p)) for v, p in weights.items()))
@@ -133,7 +137,9 @@ def parse_target(label: str | int | None) -> int | None:
 
 
 def routing_from_labels(weights: Mapping[str, str | int | float]) -> Routing:
-    """>>> routing_from_labels({"3": "70", "4": 30}).describe()
+    """Build from labels (``"3"``, ``"$LATEST"``) and percentages.
+
+    >>> routing_from_labels({"3": "70", "4": 30}).describe()
     '3 (70%), 4 (30%)'
     """
     return Routing.from_percentages({parse_target(label): pct for label, pct in weights.items()})

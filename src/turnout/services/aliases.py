@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -40,7 +42,12 @@ class AliasService:
         self.store, self.clock = store, clock
 
     def put(
-        self, function_name: str, name: str, changes: AliasChanges, actor: str, reason: str = "",
+        self,
+        function_name: str,
+        name: str,
+        changes: AliasChanges,
+        actor: str,
+        reason: str = "",
         if_match: str | None = None,
     ) -> tuple[Alias, bool]:
         """Create or update an alias. Returns (alias, created)."""
@@ -67,8 +74,10 @@ class AliasService:
             if not created and updated == current:
                 return current, False
             action = (
-                AliasAction.CREATE if created
-                else AliasAction.UPDATE if updated.routing != current.routing
+                AliasAction.CREATE
+                if created
+                else AliasAction.UPDATE
+                if updated.routing != current.routing
                 else AliasAction.SETTINGS
             )
             saved = self._save(tx, function, updated, exists=not created)
@@ -102,7 +111,14 @@ class AliasService:
             new_second = self._save(tx, function, replace(second, routing=first.routing), exists=True)
             for old, new, other in ((first, new_first, b), (second, new_second, a)):
                 self._record(
-                    tx, function, old.name, AliasAction.SWAP, old.routing, new.routing, actor, reason,
+                    tx,
+                    function,
+                    old.name,
+                    AliasAction.SWAP,
+                    old.routing,
+                    new.routing,
+                    actor,
+                    reason,
                     {"with": other},
                 )
             return new_first, new_second
@@ -125,7 +141,7 @@ class AliasService:
             self._record(tx, function, name, AliasAction.ROLLBACK, current.routing, target, actor, reason)
             return saved
 
-    def history(self, function_name: str, name: str, limit: int = 100) -> list[AliasChange]:
+    def history(self, function_name: str, name: str, limit: int = 100) -> builtins.list[AliasChange]:
         with self.store.read() as tx:
             function = load_function(tx, function_name)
             return tx.aliases.history(function.id, check_alias_name(name), max(1, min(limit, 1000)))
@@ -141,8 +157,16 @@ class AliasService:
         return saved
 
     def _record(
-        self, tx: Tx, function: Function, alias: str, action: AliasAction, before: Routing | None,
-        after: Routing | None, actor: str, reason: str, details: Mapping[str, object] | None = None,
+        self,
+        tx: Tx,
+        function: Function,
+        alias: str,
+        action: AliasAction,
+        before: Routing | None,
+        after: Routing | None,
+        actor: str,
+        reason: str,
+        details: Mapping[str, object] | None = None,
     ) -> None:
         change = AliasChange(alias, action, before, after, actor, reason, self.clock(), details=details or {})
         tx.aliases.record(function.id, change)

@@ -51,7 +51,9 @@ class DiffService:
 
         labels = (before.label, after.label)
         return SnapshotDiff(
-            code=diff_files(before.manifest.files, after.manifest.files, reader(before), reader(after), labels),
+            code=diff_files(
+                before.manifest.files, after.manifest.files, reader(before), reader(after), labels
+            ),
             config=diff_config(before.config, after.config),
             environment=diff_environment(before.config.environment, after.config.environment),
             dependencies=diff_dependencies(before.dependencies, after.dependencies),

@@ -68,7 +68,9 @@ class FunctionService:
         if changes.bundle_sha256 is None:
             raise InvalidInput(f"function {name!r} is new: its first deploy needs code (bundle_sha256)")
         if changes.handler is None:
-            raise InvalidInput(f"function {name!r} is new: its first deploy needs a handler, e.g. app.handler")
+            raise InvalidInput(
+                f"function {name!r} is new: its first deploy needs a handler, e.g. app.handler"
+            )
         config = FunctionConfig(handler=changes.handler).with_changes(
             description=changes.description,
             environment=changes.environment,

@@ -41,7 +41,10 @@ class VersionService:
         self.blob_grace_seconds = blob_grace_seconds
 
     def publish(
-        self, name: str, description: str | None = None, code_sha256: str | None = None,
+        self,
+        name: str,
+        description: str | None = None,
+        code_sha256: str | None = None,
         revision_id: str | None = None,
     ) -> tuple[Version, bool]:
         """Snapshot the draft as version N+1, or return the newest version if nothing changed.

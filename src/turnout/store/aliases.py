@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -22,10 +24,10 @@ class AliasRows:
         found = self._load(function_id, name)
         return found[0] if found else None
 
-    def list(self, function_id: int) -> list[Alias]:
+    def list(self, function_id: int) -> builtins.list[Alias]:
         return self._load(function_id, None)
 
-    def _load(self, function_id: int, name: str | None) -> list[Alias]:
+    def _load(self, function_id: int, name: str | None) -> builtins.list[Alias]:
         query = select(aliases).where(aliases.c.function_id == function_id).order_by(aliases.c.name)
         routes_query = select(alias_routes).where(alias_routes.c.function_id == function_id)
         if name is not None:
@@ -39,14 +41,14 @@ class AliasRows:
             routes[r["alias_name"]].append(Route(r["version"], r["weight_bp"]))
         return [_alias(row, Routing(tuple(routes[row["name"]]))) for row in rows]
 
-    def references(self, function_id: int) -> dict[int, list[str]]:
+    def references(self, function_id: int) -> dict[int, builtins.list[str]]:
         """version -> names of the aliases that route to it."""
         query = select(alias_routes.c.version, alias_routes.c.alias_name).where(
             alias_routes.c.function_id == function_id, alias_routes.c.version.is_not(None)
         )
-        found: dict[int, list[str]] = defaultdict(list)
-        for version, alias_name in self.conn.execute(query):
-            found[version].append(alias_name)
+        found: dict[int, builtins.list[str]] = defaultdict(list)
+        for version, alias_name in self.conn.execute(query).tuples():
+            found[int(version)].append(str(alias_name))
         return {v: sorted(names) for v, names in found.items()}
 
     def save(self, alias: Alias, exists: bool) -> None:
@@ -86,9 +88,7 @@ class AliasRows:
 
     def delete(self, function_id: int, name: str) -> None:
         self._delete_routes(function_id, name)
-        self.conn.execute(
-            delete(aliases).where(aliases.c.function_id == function_id, aliases.c.name == name)
-        )
+        self.conn.execute(delete(aliases).where(aliases.c.function_id == function_id, aliases.c.name == name))
 
     def _delete_routes(self, function_id: int, name: str) -> None:
         self.conn.execute(
@@ -112,7 +112,7 @@ class AliasRows:
             )
         )
 
-    def history(self, function_id: int, name: str, limit: int = 100) -> list[AliasChange]:
+    def history(self, function_id: int, name: str, limit: int = 100) -> builtins.list[AliasChange]:
         """The alias's changes, newest first."""
         query = (
             select(alias_history)
@@ -123,7 +123,7 @@ class AliasRows:
         return [_change(r) for r in self.conn.execute(query).mappings()]
 
 
-def _alias(row: Mapping[str, Any], routing: Routing) -> Alias:
+def _alias(row: Mapping[Any, Any], routing: Routing) -> Alias:
     return Alias(
         function_id=row["function_id"],
         name=row["name"],
@@ -137,7 +137,7 @@ def _alias(row: Mapping[str, Any], routing: Routing) -> Alias:
     )
 
 
-def _change(row: Mapping[str, Any]) -> AliasChange:
+def _change(row: Mapping[Any, Any]) -> AliasChange:
     return AliasChange(
         id=row["id"],
         alias=row["alias_name"],

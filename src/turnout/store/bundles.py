@@ -50,7 +50,7 @@ class BundleRows:
 
     def unreferenced_before(self, cutoff: datetime) -> list[str]:
         used = self.referenced()
-        rows = self.conn.execute(select(bundles.c.sha256, bundles.c.uploaded_at)).all()
+        rows = self.conn.execute(select(bundles.c.sha256, bundles.c.uploaded_at)).tuples().all()
         return sorted(sha for sha, at in rows if sha not in used and _naive(at) < _naive(cutoff))
 
     def all_shas(self) -> set[str]:

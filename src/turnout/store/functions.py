@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -26,7 +28,7 @@ class FunctionRows:
         row = self.conn.execute(query).mappings().first()
         return None if row is None else _function(row)
 
-    def list(self, after: str | None, limit: int) -> list[Function]:
+    def list(self, after: str | None, limit: int) -> builtins.list[Function]:
         query = select(functions).order_by(functions.c.name).limit(limit)
         if after:
             query = query.where(functions.c.name > after)
@@ -36,8 +38,13 @@ class FunctionRows:
         return int(self.conn.execute(select(func.count()).select_from(functions)).scalar_one())
 
     def insert(
-        self, name: str, config: FunctionConfig, bundle_sha256: str, dependencies: tuple[str, ...],
-        revision_id: str, now: datetime,
+        self,
+        name: str,
+        config: FunctionConfig,
+        bundle_sha256: str,
+        dependencies: tuple[str, ...],
+        revision_id: str,
+        now: datetime,
     ) -> Function:
         values = {
             "name": name,
@@ -53,8 +60,13 @@ class FunctionRows:
         return _function({"id": new_id, **values})
 
     def update_draft(
-        self, function_id: int, config: FunctionConfig, bundle_sha256: str,
-        dependencies: tuple[str, ...], revision_id: str, now: datetime,
+        self,
+        function_id: int,
+        config: FunctionConfig,
+        bundle_sha256: str,
+        dependencies: tuple[str, ...],
+        revision_id: str,
+        now: datetime,
     ) -> None:
         self.conn.execute(
             functions.update()
@@ -69,15 +81,13 @@ class FunctionRows:
         )
 
     def set_last_version(self, function_id: int, number: int) -> None:
-        self.conn.execute(
-            functions.update().where(functions.c.id == function_id).values(last_version=number)
-        )
+        self.conn.execute(functions.update().where(functions.c.id == function_id).values(last_version=number))
 
     def delete(self, function_id: int) -> None:
         self.conn.execute(delete(functions).where(functions.c.id == function_id))
 
 
-def _function(row: Mapping[str, Any]) -> Function:
+def _function(row: Mapping[Any, Any]) -> Function:
     return Function(
         id=row["id"],
         name=row["name"],

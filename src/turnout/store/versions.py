@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,9 +20,7 @@ class VersionRows:
         self.conn = conn
 
     def get(self, function_id: int, number: int) -> Version | None:
-        query = select(versions).where(
-            versions.c.function_id == function_id, versions.c.number == number
-        )
+        query = select(versions).where(versions.c.function_id == function_id, versions.c.number == number)
         row = self.conn.execute(query).mappings().first()
         return None if row is None else _version(row)
 
@@ -34,7 +34,7 @@ class VersionRows:
         row = self.conn.execute(query).mappings().first()
         return None if row is None else _version(row)
 
-    def list(self, function_id: int, after: int | None = None, limit: int | None = None) -> list[Version]:
+    def list(self, function_id: int, after: int | None = None, limit: int | None = None) -> builtins.list[Version]:
         query = select(versions).where(versions.c.function_id == function_id).order_by(versions.c.number)
         if after is not None:
             query = query.where(versions.c.number > after)
@@ -42,7 +42,7 @@ class VersionRows:
             query = query.limit(limit)
         return [_version(r) for r in self.conn.execute(query).mappings()]
 
-    def numbers(self, function_id: int) -> list[int]:
+    def numbers(self, function_id: int) -> builtins.list[int]:
         query = select(versions.c.number).where(versions.c.function_id == function_id)
         return sorted(self.conn.execute(query).scalars())
 
@@ -65,16 +65,14 @@ class VersionRows:
             )
         )
 
-    def delete(self, function_id: int, numbers: list[int]) -> None:
+    def delete(self, function_id: int, numbers: builtins.list[int]) -> None:
         if numbers:
             self.conn.execute(
-                delete(versions).where(
-                    versions.c.function_id == function_id, versions.c.number.in_(numbers)
-                )
+                delete(versions).where(versions.c.function_id == function_id, versions.c.number.in_(numbers))
             )
 
 
-def _version(row: Mapping[str, Any]) -> Version:
+def _version(row: Mapping[Any, Any]) -> Version:
     return Version(
         function_id=row["function_id"],
         number=row["number"],
