@@ -36,7 +36,9 @@ def test_etag_and_if_match_guard_drafts_and_aliases(api: httpx.Client) -> None:
     name = unique()
     deploy(api, name)
     etag = api.get(f"/v1/functions/{name}").headers["ETag"]
-    assert api.put(f"/v1/functions/{name}", json={"timeout": 5}, headers={"If-Match": etag}).status_code == 200
+    assert (
+        api.put(f"/v1/functions/{name}", json={"timeout": 5}, headers={"If-Match": etag}).status_code == 200
+    )
     stale = api.put(f"/v1/functions/{name}", json={"timeout": 6}, headers={"If-Match": etag})
     assert stale.status_code == 412 and error_code(stale) == "PreconditionFailed"
     assert api.get(f"/v1/functions/{name}").json()["config"]["timeout"] == 5

@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 _HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized", 413: "PayloadTooLarge"}
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details

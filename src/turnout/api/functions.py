@@ -67,14 +67,12 @@ def describe_function(
     reveal: bool = False,
 ) -> dict[str, Any]:
     show = _reveal(reveal, principal)
-    function = svc.functions.get(name)
-    versions = svc.versions.list(name)
-    latest = versions[-1] if versions else None
-    response.headers["ETag"] = f'"{function.revision_id}"'
+    described = svc.functions.describe(name)
+    response.headers["ETag"] = f'"{described.function.revision_id}"'
     return {
-        **views.function_json(function, show),
-        "versions": {"count": len(versions), "latest": latest.number if latest else None},
-        "aliases": [views.alias_json(name, a, show) for a in svc.aliases.list(name)],
+        **views.function_json(described.function, show),
+        "versions": {"count": described.version_count, "latest": described.latest_version},
+        "aliases": [views.alias_json(name, a, show) for a in described.aliases],
     }
 
 

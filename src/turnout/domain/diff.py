@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +48,8 @@ class SnapshotDiff:
 def diff_files(
     before: Mapping[str, str],
     after: Mapping[str, str],
-    read_before: Any,
-    read_after: Any,
+    read_before: Callable[[str], bytes],
+    read_after: Callable[[str], bytes],
     labels: tuple[str, str],
 ) -> tuple[FileChange, ...]:
     """Compare two file manifests (path -> sha256); read contents only of files that differ.

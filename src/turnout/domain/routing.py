@@ -129,6 +129,10 @@ def parse_target(label: str | int | None) -> int | None:
         return None
     if text.isdigit() and int(text) >= 1:
         return int(text)
+    if text[:1].isdigit() or text[:1] in "-+.":
+        raise InvalidAliasTarget(
+            f"alias target {text!r}: version numbers are whole numbers from 1", target=text
+        )
     raise InvalidAliasTarget(
         f"alias target {text!r} is not a version: an alias points at version numbers "
         f"(or {LATEST}), never at another alias",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace

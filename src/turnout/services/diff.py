@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from turnout.blobs import BlobStore
@@ -38,27 +39,27 @@ class DiffService:
     def diff(self, function_name: str, a: str, b: str) -> SnapshotDiff:
         with self.store.read() as tx:
             before, after = self._snapshot(tx, function_name, a), self._snapshot(tx, function_name, b)
-        cache: dict[str, bytes] = {}
-
-        def reader(snapshot: _Snapshot):  # type: ignore[no-untyped-def]
-            def read(path: str) -> bytes:
-                sha = snapshot.manifest.sha256
-                if sha not in cache:
-                    cache[sha] = self.blobs.get(sha)  # verified read
-                return read_file(cache[sha], path, TEXT_DIFF_MAX_BYTES)
-
-            return read
-
         labels = (before.label, after.label)
         return SnapshotDiff(
             code=diff_files(
-                before.manifest.files, after.manifest.files, reader(before), reader(after), labels
+                before.manifest.files, after.manifest.files, self._reader(before), self._reader(after), labels
             ),
             config=diff_config(before.config, after.config),
             environment=diff_environment(before.config.environment, after.config.environment),
             dependencies=diff_dependencies(before.dependencies, after.dependencies),
             labels=labels,
         )
+
+    def _reader(self, snapshot: _Snapshot) -> Callable[[str], bytes]:
+        """Reads files of the snapshot's bundle; the blob is fetched (and verified) once, on first use."""
+        blob: list[bytes] = []
+
+        def read(path: str) -> bytes:
+            if not blob:
+                blob.append(self.blobs.get(snapshot.manifest.sha256))
+            return read_file(blob[0], path, TEXT_DIFF_MAX_BYTES)
+
+        return read
 
     def _snapshot(self, tx: Tx, function_name: str, qualifier: str) -> _Snapshot:
         function = load_function(tx, function_name)

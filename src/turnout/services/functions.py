@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from turnout.build.bundle import Manifest
 from turnout.clock import Clock
+from turnout.domain.alias import Alias
 from turnout.domain.config import FunctionConfig
 from turnout.domain.function import Function
 from turnout.domain.names import check_function_name
@@ -25,6 +26,14 @@ class DraftChanges:
     environment: Mapping[str, str] | None = None
     timeout: int | None = None
     memory: int | None = None
+
+
+@dataclass(frozen=True)
+class Description:
+    function: Function
+    version_count: int
+    latest_version: int | None
+    aliases: tuple[Alias, ...]
 
 
 def load_function(tx: Tx, name: str, lock: bool = False) -> Function:
@@ -97,6 +106,18 @@ class FunctionService:
         revision_id, now = str(uuid.uuid4()), self.clock()
         tx.functions.update_draft(current.id, config, sha256, manifest.dependencies, revision_id, now)
         return load_function(tx, current.name)
+
+    def describe(self, name: str) -> Description:
+        """The function with its version count, newest version and aliases, read in one transaction."""
+        with self.store.read() as tx:
+            function = load_function(tx, name)
+            latest = tx.versions.latest(function.id)
+            return Description(
+                function=function,
+                version_count=tx.versions.count(function.id),
+                latest_version=None if latest is None else latest.number,
+                aliases=tuple(tx.aliases.list(function.id)),
+            )
 
     def get(self, name: str) -> Function:
         with self.store.read() as tx:

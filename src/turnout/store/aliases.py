@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -47,8 +46,8 @@ class AliasRows:
             alias_routes.c.function_id == function_id, alias_routes.c.version.is_not(None)
         )
         found: dict[int, builtins.list[str]] = defaultdict(list)
-        for version, alias_name in self.conn.execute(query).tuples():
-            found[int(version)].append(str(alias_name))
+        for row in self.conn.execute(query).mappings():
+            found[int(row["version"])].append(str(row["alias_name"]))
         return {v: sorted(names) for v, names in found.items()}
 
     def save(self, alias: Alias, exists: bool) -> None:

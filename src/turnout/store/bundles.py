@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, select, union
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,8 +50,10 @@ class BundleRows:
 
     def unreferenced_before(self, cutoff: datetime) -> list[str]:
         used = self.referenced()
-        rows = self.conn.execute(select(bundles.c.sha256, bundles.c.uploaded_at)).tuples().all()
-        return sorted(sha for sha, at in rows if sha not in used and _naive(at) < _naive(cutoff))
+        rows = self.conn.execute(select(bundles.c.sha256, bundles.c.uploaded_at)).mappings().all()
+        return sorted(
+            r["sha256"] for r in rows if r["sha256"] not in used and _naive(r["uploaded_at"]) < _naive(cutoff)
+        )
 
     def all_shas(self) -> set[str]:
         return set(self.conn.execute(select(bundles.c.sha256)).scalars())
@@ -62,4 +64,5 @@ class BundleRows:
 
 
 def _naive(value: datetime) -> datetime:
-    return value.replace(tzinfo=None)
+    """Naive UTC. SQLite returns naive UTC; PostgreSQL returns aware times in the session's time zone."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +33,9 @@ class VersionRows:
         row = self.conn.execute(query).mappings().first()
         return None if row is None else _version(row)
 
-    def list(self, function_id: int, after: int | None = None, limit: int | None = None) -> builtins.list[Version]:
+    def list(
+        self, function_id: int, after: int | None = None, limit: int | None = None
+    ) -> builtins.list[Version]:
         query = select(versions).where(versions.c.function_id == function_id).order_by(versions.c.number)
         if after is not None:
             query = query.where(versions.c.number > after)
