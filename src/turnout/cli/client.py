@@ -2,7 +2,7 @@
 
 Where to connect comes from the environment:
 
-* ``TURNOUT_URL``: the server (default ``http://127.0.0.1:8420``);
+* ``TURNOUT_URL``: the server (default ``http://127.0.0.1:$TURNOUT_PORT``, port 8420 when unset);
 * ``TURNOUT_TOKEN``: the API token; when unset, the admin token that ``turnout serve`` wrote to
   ``$TURNOUT_DATA_DIR/admin-token`` (default ``.turnout/admin-token``), so the quickstart works from the
   folder the server runs in without exporting anything.
@@ -77,7 +77,9 @@ class ApiClient:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ApiClient:
         env = os.environ if environ is None else environ
-        return cls(env.get("TURNOUT_URL", "").strip() or DEFAULT_URL, find_token(env))
+        port = env.get("TURNOUT_PORT", "").strip()
+        default = f"http://127.0.0.1:{port}" if port.isdigit() else DEFAULT_URL
+        return cls(env.get("TURNOUT_URL", "").strip() or default, find_token(env))
 
     def __enter__(self) -> ApiClient:
         return self

@@ -16,7 +16,7 @@ from turnout.cli.client import CliError
 
 HELP = """Turnout: versions, aliases and safe updates for Python functions.
 
-Commands talk to the server at TURNOUT_URL (default http://127.0.0.1:8420) \
+Commands talk to the server at TURNOUT_URL (default http://127.0.0.1:$TURNOUT_PORT, port 8420) \
 with the token in TURNOUT_TOKEN (default: the admin token that `turnout serve` wrote to \
 $TURNOUT_DATA_DIR/admin-token, i.e. .turnout/admin-token).
 
