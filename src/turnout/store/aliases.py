@@ -27,18 +27,26 @@ class AliasRows:
         return self._load(function_id, None)
 
     def _load(self, function_id: int, name: str | None) -> builtins.list[Alias]:
-        query = select(aliases).where(aliases.c.function_id == function_id).order_by(aliases.c.name)
-        routes_query = select(alias_routes).where(alias_routes.c.function_id == function_id)
+        """Aliases with their routes, in one statement so both come from the same snapshot."""
+        joined = aliases.join(
+            alias_routes,
+            (alias_routes.c.function_id == aliases.c.function_id)
+            & (alias_routes.c.alias_name == aliases.c.name),
+        )
+        query = (
+            select(aliases, alias_routes.c.version, alias_routes.c.weight_bp)
+            .select_from(joined)
+            .where(aliases.c.function_id == function_id)
+            .order_by(aliases.c.name, alias_routes.c.id)
+        )
         if name is not None:
             query = query.where(aliases.c.name == name)
-            routes_query = routes_query.where(alias_routes.c.alias_name == name)
-        rows = self.conn.execute(query).mappings().all()
-        if not rows:
-            return []
-        routes: dict[str, list[Route]] = defaultdict(list)
-        for r in self.conn.execute(routes_query).mappings():
-            routes[r["alias_name"]].append(Route(r["version"], r["weight_bp"]))
-        return [_alias(row, Routing(tuple(routes[row["name"]]))) for row in rows]
+        rows: dict[str, Any] = {}
+        routes: dict[str, builtins.list[Route]] = defaultdict(list)
+        for row in self.conn.execute(query).mappings():
+            rows.setdefault(row["name"], row)
+            routes[row["name"]].append(Route(row["version"], row["weight_bp"]))
+        return [_alias(row, Routing(tuple(routes[alias]))) for alias, row in rows.items()]
 
     def references(self, function_id: int) -> dict[int, builtins.list[str]]:
         """version -> names of the aliases that route to it."""
