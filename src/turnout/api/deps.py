@@ -11,7 +11,8 @@ from turnout.services import Services
 from turnout.services.tokens import Principal
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """Async on purpose: it only reads app state, so it needs no thread-pool hop."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 

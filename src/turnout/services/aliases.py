@@ -172,13 +172,14 @@ class AliasService:
 
 
 def _check_versions_exist(tx: Tx, function: Function, routing: Routing) -> None:
-    for number in routing.versions:
-        if number is not None and tx.versions.get(function.id, number) is None:
-            raise VersionNotFound(
-                f"function {function.name!r} has no version {number} (never published, or removed by gc)",
-                function=function.name,
-                version=number,
-            )
+    wanted = {number for number in routing.versions if number is not None}
+    missing = sorted(wanted - tx.versions.existing(function.id, wanted)) if wanted else []
+    if missing:
+        raise VersionNotFound(
+            f"function {function.name!r} has no version {missing[0]} (never published, or removed by gc)",
+            function=function.name,
+            version=missing[0],
+        )
 
 
 def _check_settings(changes: AliasChanges) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
@@ -42,6 +42,13 @@ class VersionRows:
         if limit is not None:
             query = query.limit(limit)
         return [_version(r) for r in self.conn.execute(query).mappings()]
+
+    def existing(self, function_id: int, numbers: Iterable[int]) -> set[int]:
+        """Which of ``numbers`` exist, in one query."""
+        query = select(versions.c.number).where(
+            versions.c.function_id == function_id, versions.c.number.in_(list(numbers))
+        )
+        return set(self.conn.execute(query).scalars())
 
     def numbers(self, function_id: int) -> builtins.list[int]:
         query = select(versions.c.number).where(versions.c.function_id == function_id)
