@@ -62,9 +62,9 @@ class VersionService:
                     current_code_sha256=function.bundle_sha256,
                 )
             check_revision("draft", revision_id, function.revision_id)
-            print_ = fingerprint(function.bundle_sha256, function.config, function.dependencies)
+            snapshot = fingerprint(function.bundle_sha256, function.config, function.dependencies)
             latest = tx.versions.latest(function.id)
-            if latest is not None and latest.fingerprint == print_:
+            if latest is not None and latest.fingerprint == snapshot:
                 return latest, False
             self.blobs.get(function.bundle_sha256)  # verified read: never publish a damaged bundle
             version = Version(
@@ -73,7 +73,7 @@ class VersionService:
                 bundle_sha256=function.bundle_sha256,
                 config=function.config,
                 dependencies=function.dependencies,
-                fingerprint=print_,
+                fingerprint=snapshot,
                 description=function.config.description if description is None else description,
                 revision_id=str(uuid.uuid4()),
                 created_at=self.clock(),
