@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import os
 import signal
@@ -59,6 +61,49 @@ def make_zip(files: Mapping[str, str | bytes], symlinks: Mapping[str, str] | Non
             info.external_attr = (0o120777) << 16
             archive.writestr(info, target)
     return buffer.getvalue()
+
+
+def write_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
+    """Write a tiny, valid pure-Python wheel: ``<name>/__init__.py`` holding ``__version__``."""
+    dist_info = f"{name}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {
+        f"{name}/__init__.py": f'__version__ = "{version}"\n',
+        f"{dist_info}/METADATA": metadata,
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: turnout-tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0)), text)
+    return wheel
+
+
+# What tests/ install into dependency layers: no index, only these wheels (TURNOUT_OFFLINE=1).
+WHEELS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("tinydep", "1.0", ()),
+    ("tinydep", "2.0", ()),
+    ("tinyapp", "1.0", ("tinydep>=2",)),
+    ("requests", "2.31.0", ()),
+    ("requests", "2.32.3", ()),
+    ("flask", "3.0.0", ()),
+    ("attrs", "23.2.0", ()),
+)
+
+
+def make_wheelhouse(folder: Path) -> Path:
+    for name, version, requires in WHEELS:
+        write_wheel(folder, name, version, requires)
+    return folder
 
 
 def unique(prefix: str = "fn") -> str:

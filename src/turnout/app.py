@@ -2,62 +2,119 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from turnout import __version__
-from turnout.api import aliases, bundles, functions, tokens
+from turnout.api import aliases, bundles, functions, invoke, tokens
 from turnout.api.errors import install_error_handlers
 from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
+from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
+from turnout.domain.function import Function
+from turnout.gateway.invoke import Gateway
+from turnout.gateway.table import RoutingTable
+from turnout.runtime.code import CodeCache
+from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
 from turnout.services import Services
 from turnout.services.aliases import AliasService
 from turnout.services.bundles import BundleService
+from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
 from turnout.services.functions import FunctionService
 from turnout.services.tokens import TokenService
-from turnout.services.versions import VersionService
+from turnout.services.versions import ImportCheck, VersionService
 from turnout.settings import Settings
 from turnout.store import Store, open_store
 
 log = logging.getLogger("turnout")
+WARM_TIMEOUT = 30.0
+IMPORT_CHECK_TIMEOUT = 60.0
 
 
-def build_services(settings: Settings, store: Store, blobs: BlobStore, clock: Clock = utc_now) -> Services:
+def build_services(
+    settings: Settings,
+    store: Store,
+    blobs: BlobStore,
+    clock: Clock = utc_now,
+    layers: LayerBuilder | None = None,
+) -> Services:
     limits = BundleLimits(
         max_zipped_bytes=settings.bundle_max_zipped_bytes,
         max_unpacked_bytes=settings.bundle_max_unpacked_bytes,
         max_files=settings.bundle_max_files,
         max_ratio=settings.bundle_max_ratio,
     )
+    changes = ChangeFeed()
     return Services(
         bundles=BundleService(store, blobs, limits, clock),
-        functions=FunctionService(store, clock),
-        versions=VersionService(store, blobs, clock, settings.blob_gc_grace_seconds),
-        aliases=AliasService(store, clock),
+        functions=FunctionService(store, clock, changes),
+        versions=VersionService(
+            store, blobs, clock, settings.blob_gc_grace_seconds, layers or build_layers(settings), changes
+        ),
+        aliases=AliasService(store, clock, changes),
         diff=DiffService(store, blobs),
-        tokens=TokenService(store, clock),
+        tokens=TokenService(store, clock, settings.token_cache_seconds),
+        changes=changes,
+    )
+
+
+def build_layers(settings: Settings) -> LayerBuilder:
+    return LayerBuilder(
+        settings.layers_dir,
+        wheel_dir=settings.wheel_path,
+        offline=settings.offline,
+        index_url=settings.index_url or None,
+        cache_dir=settings.uv_cache_dir,
     )
 
 
 def create_app(
     settings: Settings, store: Store | None = None, blobs: BlobStore | None = None, clock: Clock = utc_now
 ) -> FastAPI:
-    """Open (and migrate) the store, make the admin token if needed, and return the ASGI app."""
+    """Open (and migrate) the store, make the admin token if needed, and return the ASGI app.
+
+    The runtime (zygote, pools) starts with the app's lifespan and stops with it.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = store or open_store(settings.resolved_database_url)
     blobs = blobs or FileBlobStore(settings.blob_dir)
-    services = build_services(settings, store, blobs, clock)
+    layers = build_layers(settings)
+    services = build_services(settings, store, blobs, clock, layers)
     services.tokens.ensure_admin(settings.admin_token_path)
+    supervisor = Supervisor(
+        RuntimeSettings(
+            data_dir=settings.data_dir,
+            region=settings.region,
+            account_id=settings.account_id,
+            concurrency=settings.function_concurrency,
+            idle_seconds=settings.worker_idle_seconds,
+        ),
+        CodeCache(settings.data_dir / "code", blobs),
+        layers,
+    )
+    table = RoutingTable(store)
+    services.changes.subscribe(table.refresh)
+    gateway = Gateway(
+        table, supervisor, settings.region, settings.account_id, settings.invoke_max_request_bytes
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        await supervisor.start()
+        table.listeners.append(gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
+        services.versions.import_check = _import_check(supervisor, loop)
         log.info("Turnout %s on %s; admin token in %s", __version__, store, settings.admin_token_path)
         yield
+        services.versions.import_check = None
+        await supervisor.stop()
         store.close()
 
     app = FastAPI(
@@ -68,8 +125,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.services = services
+    app.state.gateway = gateway
     install_error_handlers(app)
-    for module in (bundles, functions, aliases, tokens):
+    for module in (bundles, functions, aliases, tokens, invoke):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"])
@@ -77,3 +135,14 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def _import_check(supervisor: Supervisor, loop: asyncio.AbstractEventLoop) -> ImportCheck:
+    """Publish-time validation: import the draft's handler in a throwaway worker of the runtime."""
+
+    def check(function: Function, layer_key: str | None) -> dict[str, Any] | None:
+        target = Target(function.name, None, function.config, function.bundle_sha256, layer_key)
+        future = asyncio.run_coroutine_threadsafe(supervisor.check_import(target), loop)
+        return future.result(IMPORT_CHECK_TIMEOUT)
+
+    return check

@@ -10,7 +10,9 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── InvalidWeights           400 InvalidWeights
     │   ├── InvalidAliasTarget       400 InvalidAliasTarget
     │   ├── InvalidBundle            400 InvalidBundle
+    │   ├── InvalidRequestContent    400 InvalidRequestContent
     │   ├── HandlerNotFound          400 Function.HandlerNotFound
+    │   ├── FunctionImportFailed     400 Function.ImportError
     │   └── BundleTooLarge           413 BundleTooLarge
     ├── Unauthorized                 401 Unauthorized
     ├── Forbidden                    403 Forbidden
@@ -25,6 +27,9 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── AlreadyExists            409 AlreadyExists
     │   └── NothingToRollBack        409 NothingToRollBack
     ├── PreconditionFailed           412 PreconditionFailed
+    ├── DependencyResolutionFailed   422 DependencyResolutionFailed
+    ├── RequestTooLarge              413 RequestTooLarge
+    ├── Throttled                    429 Throttled
     ├── BlobCorrupted                500 BlobCorrupted
     └── StoreUnavailable             503 StoreUnavailable
 """
@@ -76,8 +81,18 @@ class InvalidBundle(InvalidInput):
     code = "InvalidBundle"
 
 
+class InvalidRequestContent(InvalidInput):
+    code = "InvalidRequestContent"
+
+
 class HandlerNotFound(InvalidInput):
     code = "Function.HandlerNotFound"
+
+
+class FunctionImportFailed(InvalidInput):
+    """The handler's module raised while being imported (at publish-time validation)."""
+
+    code = "Function.ImportError"
 
 
 class BundleTooLarge(InvalidInput):
@@ -140,6 +155,23 @@ class NothingToRollBack(Conflict):
 class PreconditionFailed(TurnoutError):
     code = "PreconditionFailed"
     status = 412
+
+
+class RequestTooLarge(TurnoutError):
+    code = "RequestTooLarge"
+    status = 413
+
+
+class Throttled(TurnoutError):
+    code = "Throttled"
+    status = 429
+
+
+class DependencyResolutionFailed(TurnoutError):
+    """A version's requirements could not be resolved or installed; the message is the installer's."""
+
+    code = "DependencyResolutionFailed"
+    status = 422
 
 
 class BlobCorrupted(TurnoutError):

@@ -45,6 +45,26 @@ class Settings:
         3600, "Unreferenced blobs younger than this are kept by gc (an upload may be about to use one)."
     )
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
+    wheel_dir: str = _setting(
+        "", "Folder of wheels that dependency layers may install from (uv --find-links); empty means none."
+    )
+    offline: bool = _setting(
+        False, "Build dependency layers without any index: only WHEEL_DIR and uv's cache (1/0, true/false)."
+    )
+    index_url: str = _setting(
+        "", "Package index layers are resolved against (uv --index-url); empty means uv's default (PyPI)."
+    )
+    function_concurrency: int = _setting(
+        16, "Most invocations of one function running at once on this node; more are Throttled (429)."
+    )
+    worker_idle_seconds: int = _setting(300, "A worker idle for this long is stopped (pools shrink to zero).")
+    invoke_max_request_bytes: int = _setting(6 * MiB, "Largest invocation payload accepted (413 above).")
+    invoke_max_response_bytes: int = _setting(6 * MiB, "Largest function result returned (an error above).")
+    token_cache_seconds: int = _setting(
+        2, "How long a checked API token is trusted without reading the store again (0 = always read)."
+    )
+    region: str = _setting("us-east-1", "Region shown in ARNs and AWS_REGION inside functions.")
+    account_id: str = _setting("000000000000", "Account id shown in function and alias ARNs.")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -71,6 +91,20 @@ class Settings:
     def admin_token_path(self) -> Path:
         return self.data_dir / "admin-token"
 
+    @property
+    def layers_dir(self) -> Path:
+        """Installed dependency layers, one folder per pinned set (see ``turnout.build.layer``)."""
+        return self.data_dir / "layers"
+
+    @property
+    def uv_cache_dir(self) -> Path:
+        """uv's cache for layer builds: Turnout's own, so offline builds work and the user's is untouched."""
+        return self.data_dir / "uv-cache"
+
+    @property
+    def wheel_path(self) -> Path | None:
+        return Path(self.wheel_dir) if self.wheel_dir else None
+
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
         """(environment variable, default, help) for every setting, in declaration order."""
@@ -79,8 +113,19 @@ class Settings:
         ]
 
 
+_TRUE = frozenset({"1", "true", "yes"})
+_FALSE = frozenset({"0", "false", "no"})
+
+
 def _convert(name: str, raw: str, type_name: Any) -> Any:
     kind = str(type_name)
+    if kind == "bool":
+        word = raw.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise InvalidInput(
+            f"setting {ENV_PREFIX}{name.upper()}={raw!r} is not a yes/no value: use 1/0, true/false or yes/no"
+        )
     try:
         if kind == "int":
             return int(raw)

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.store.pg import postgres_schema
-from tests.support import HELLO, Server, make_zip, wait_for
+from tests.support import HELLO, Server, make_wheelhouse, make_zip, wait_for
 from turnout.blobs import FileBlobStore
 from turnout.store import Store, open_store
 from turnout.store.schema import alias_routes, aliases, bundles, functions, versions
@@ -64,7 +64,7 @@ def _publisher(server: Server, run: Run, worker: int) -> None:
             n += 1
             files = {"app.py": HELLO + f"# writer {worker} change {n}\n"}
             if rng.random() < 0.3:
-                files["requirements.txt"] = f"requests=={rng.randint(1, 99)}.0\n"
+                files["requirements.txt"] = f"tinydep=={rng.choice(['1.0', '2.0'])}\n"  # a layer each
             try:
                 upload = api.post("/v1/bundles", content=make_zip(files))
                 if not run.expect(upload, "upload"):
@@ -209,6 +209,8 @@ def running_threads(targets: list[Callable[[], None]], run: Run) -> Iterator[Non
 
 def crash_repeatedly(server: Server, open_db: Callable[[], Store], seed: int) -> None:
     rng = random.Random(seed)
+    wheels = make_wheelhouse(server.data_dir.parent / "wheels")
+    server.extra_env.update(TURNOUT_OFFLINE="1", TURNOUT_WHEEL_DIR=str(wheels))
     server.start()
     with server.client() as api:
         for n in (1, 2, 3):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.store.pg import postgres_schema
-from tests.support import HELLO, make_zip
+from tests.support import HELLO, make_wheelhouse, make_zip
 from turnout.app import build_services
 from turnout.blobs import FileBlobStore
 from turnout.domain.alias import Alias
@@ -127,9 +127,20 @@ def blobs(tmp_path: Path) -> FileBlobStore:
     return FileBlobStore(tmp_path / "blobs")
 
 
+@pytest.fixture(scope="session")
+def wheel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny wheels (tests.support.WHEELS) that dependency layers install from, with no index."""
+    return make_wheelhouse(tmp_path_factory.mktemp("wheels"))
+
+
 @pytest.fixture
-def services(backend: Store, blobs: FileBlobStore, clock: FakeClock, tmp_path: Path) -> Services:
-    return build_services(Settings(data_dir=tmp_path), backend, blobs, clock)
+def settings(tmp_path: Path, wheel_dir: Path) -> Settings:
+    return Settings(data_dir=tmp_path, offline=True, wheel_dir=str(wheel_dir))
+
+
+@pytest.fixture
+def services(backend: Store, blobs: FileBlobStore, clock: FakeClock, settings: Settings) -> Services:
+    return build_services(settings, backend, blobs, clock)
 
 
 @pytest.fixture

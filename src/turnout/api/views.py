@@ -50,6 +50,8 @@ def version_json(name: str, v: Version, reveal: bool = False) -> dict[str, Any]:
         "code_sha256": v.bundle_sha256,
         "config": config_json(v.config, reveal),
         "dependencies": list(v.dependencies),
+        "pinned_dependencies": list(v.pinned_dependencies),
+        "layer": v.layer_hash,
         "fingerprint": v.fingerprint,
         "revision_id": v.revision_id,
         "created_at": v.created_at.isoformat(),

@@ -161,6 +161,8 @@ class ApiClient:
             error = response.json()["error"]
             code, message = str(error["code"]), str(error["message"])
             details = error.get("details") or {}
+            if error.get("trace") is not None:  # a function's failure: its type and traceback
+                details = {"type": error.get("type"), "trace": error["trace"]}
         except (ValueError, KeyError, TypeError):
             text = response.text.strip().replace("\n", " ")[:200]
             status = response.status_code

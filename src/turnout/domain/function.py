@@ -28,7 +28,11 @@ class Function:
 
 @dataclass(frozen=True)
 class Version:
-    """An immutable snapshot of code, dependencies and configuration, numbered from 1."""
+    """An immutable snapshot of code, dependencies and configuration, numbered from 1.
+
+    ``pinned_dependencies`` is what ``dependencies`` resolved to at publish; a node without the layer
+    ``layer_hash`` rebuilds it from that set alone.
+    """
 
     function_id: int
     number: int
@@ -39,6 +43,8 @@ class Version:
     description: str
     revision_id: str
     created_at: datetime
+    pinned_dependencies: tuple[str, ...] = ()  # the resolved name==version set, transitive ones included
+    layer_hash: str | None = None  # folder of the installed dependency layer; None without dependencies
 
     def __repr__(self) -> str:
         return f"Version({self.number}, bundle={self.bundle_sha256[:12]})"

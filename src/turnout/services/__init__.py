@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from turnout.services.aliases import AliasService
 from turnout.services.bundles import BundleService
+from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
 from turnout.services.functions import FunctionService
 from turnout.services.tokens import TokenService
@@ -20,3 +21,4 @@ class Services:
     aliases: AliasService
     diff: DiffService
     tokens: TokenService
+    changes: ChangeFeed

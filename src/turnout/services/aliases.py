@@ -13,6 +13,7 @@ from turnout.domain.function import Function
 from turnout.domain.names import check_alias_name, check_env_key
 from turnout.domain.routing import Routing
 from turnout.errors import AliasNotFound, InvalidInput, VersionNotFound
+from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
 from turnout.store import Store, Tx
 
@@ -37,10 +38,11 @@ def load_alias(tx: Tx, function: Function, name: str) -> Alias:
 
 
 class AliasService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, changes: ChangeFeed | None = None) -> None:
         self.store, self.clock = store, clock
+        self.changes = changes or ChangeFeed()
 
-    def put(
+    def _put(
         self,
         function_name: str,
         name: str,
@@ -84,6 +86,38 @@ class AliasService:
             self._record(tx, function, name, action, before, saved.routing, actor, reason)
             return saved, created
 
+    def put(
+        self,
+        function_name: str,
+        name: str,
+        changes: AliasChanges,
+        actor: str,
+        reason: str = "",
+        if_match: str | None = None,
+    ) -> tuple[Alias, bool]:
+        """Create or update an alias. Returns (alias, created)."""
+        result = self._put(function_name, name, changes, actor, reason, if_match)
+        self.changes.publish(function_name)
+        return result
+
+    def delete(self, function_name: str, name: str, actor: str, reason: str = "") -> None:
+        self._delete(function_name, name, actor, reason)
+        self.changes.publish(function_name)
+
+    def swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:
+        """Exchange two aliases' targets in one transaction; their settings stay where they are."""
+        result = self._swap(function_name, a, b, actor, reason)
+        self.changes.publish(function_name)
+        return result
+
+    def rollback(
+        self, function_name: str, name: str, actor: str, to: int | None = None, reason: str = ""
+    ) -> Alias:
+        """Return the alias to its previous target (from history), or to version ``to``."""
+        result = self._rollback(function_name, name, actor, to, reason)
+        self.changes.publish(function_name)
+        return result
+
     def get(self, function_name: str, name: str) -> Alias:
         with self.store.read() as tx:
             return load_alias(tx, load_function(tx, function_name), name)
@@ -92,14 +126,14 @@ class AliasService:
         with self.store.read() as tx:
             return tx.aliases.list(load_function(tx, function_name).id)
 
-    def delete(self, function_name: str, name: str, actor: str, reason: str = "") -> None:
+    def _delete(self, function_name: str, name: str, actor: str, reason: str = "") -> None:
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             alias = load_alias(tx, function, name)
             tx.aliases.delete(function.id, name)
             self._record(tx, function, name, AliasAction.DELETE, alias.routing, None, actor, reason)
 
-    def swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:
+    def _swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:
         """Exchange two aliases' targets in one transaction; their settings stay where they are."""
         if a == b:
             raise InvalidInput(f"cannot swap alias {a!r} with itself")
@@ -122,7 +156,7 @@ class AliasService:
                 )
             return new_first, new_second
 
-    def rollback(
+    def _rollback(
         self, function_name: str, name: str, actor: str, to: int | None = None, reason: str = ""
     ) -> Alias:
         """Return the alias to its previous target (from history), or to version ``to``."""

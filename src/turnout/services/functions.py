@@ -13,6 +13,7 @@ from turnout.domain.config import FunctionConfig
 from turnout.domain.function import Function
 from turnout.domain.names import check_function_name
 from turnout.errors import BundleNotFound, FunctionNotFound, InvalidInput, PreconditionFailed
+from turnout.services.changes import ChangeFeed
 from turnout.store import Store, Tx
 
 
@@ -56,8 +57,9 @@ def check_revision(kind: str, expected: str | None, actual: str | None) -> None:
 
 
 class FunctionService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, changes: ChangeFeed | None = None) -> None:
         self.store, self.clock = store, clock
+        self.changes = changes or ChangeFeed()
 
     def put_draft(
         self, name: str, changes: DraftChanges, if_match: str | None = None
@@ -67,9 +69,13 @@ class FunctionService:
         with self.store.write() as tx:
             current = tx.functions.get(name, lock=True)
             if current is None:
-                return self._create(tx, name, changes, if_match), True
-            check_revision("draft", if_match, current.revision_id)
-            return self._update(tx, current, changes), False
+                result = self._create(tx, name, changes, if_match), True
+            else:
+                check_revision("draft", if_match, current.revision_id)
+                result = self._update(tx, current, changes), False
+        if current is None or result[0].revision_id != current.revision_id:
+            self.changes.publish(name)
+        return result
 
     def _create(self, tx: Tx, name: str, changes: DraftChanges, if_match: str | None) -> Function:
         if if_match is not None:
@@ -131,6 +137,7 @@ class FunctionService:
         """Delete the function with its versions, aliases and history (blobs go at the next gc)."""
         with self.store.write() as tx:
             tx.functions.delete(load_function(tx, name, lock=True).id)
+        self.changes.publish(name)
 
 
 def _checked_manifest(tx: Tx, sha256: str, config: FunctionConfig) -> Manifest:

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,10 @@ def _hash(token: str) -> str:
 
 
 class TokenService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, cache_seconds: float = 0) -> None:
         self.store, self.clock = store, clock
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[Principal, float]] = {}
 
     def ensure_admin(self, path: Path) -> None:
         """Make the admin token at first start and keep it in ``path`` (mode 0600)."""
@@ -61,13 +64,21 @@ class TokenService:
                 _write_private(path, token)
 
     def authenticate(self, token: str | None) -> Principal:
+        """Who holds ``token``; a valid token is trusted for ``cache_seconds`` without a store read."""
         if not token:
             raise Unauthorized("this needs an API token: send 'Authorization: Bearer <token>'")
+        digest, now = _hash(token), time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         with self.store.read() as tx:
-            record = tx.tokens.by_hash(_hash(token))
+            record = tx.tokens.by_hash(digest)
         if record is None:
             raise Unauthorized("the API token is not valid (unknown or deleted)")
-        return Principal(record.name, record.scopes)
+        principal = Principal(record.name, record.scopes)
+        if self.cache_seconds > 0:
+            self._cache[digest] = (principal, now + self.cache_seconds)
+        return principal
 
     def create(self, name: str, scopes: frozenset[str]) -> str:
         """Make a token and return it; only its hash is kept, so it is shown once."""
@@ -94,6 +105,7 @@ class TokenService:
             if tx.tokens.by_name(name) is None:
                 raise TokenNotFound(f"no token named {name!r}")
             tx.tokens.delete(name)
+        self._cache.clear()
 
 
 def _write_private(path: Path, token: str) -> None:

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from turnout.blobs import BlobStore
+from turnout.build.layer import Layer, LayerBuilder
 from turnout.clock import Clock
 from turnout.domain.config import fingerprint
 from turnout.domain.function import Function, Version
 from turnout.domain.retention import plan_retention
-from turnout.errors import InvalidInput, PreconditionFailed, VersionInUse, VersionNotFound
+from turnout.errors import (
+    DependencyResolutionFailed,
+    FunctionImportFailed,
+    HandlerNotFound,
+    InvalidInput,
+    PreconditionFailed,
+    VersionInUse,
+    VersionNotFound,
+)
+from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
 from turnout.store import Store, Tx
+
+ImportCheck = Callable[[Function, str | None], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -35,10 +49,36 @@ def load_version(tx: Tx, function: Function, number: int) -> Version:
     return found
 
 
+def _fingerprint(function: Function) -> str:
+    return fingerprint(function.bundle_sha256, function.config, function.dependencies)
+
+
+def _check_preconditions(function: Function, code_sha256: str | None, revision_id: str | None) -> None:
+    if code_sha256 is not None and code_sha256 != function.bundle_sha256:
+        raise PreconditionFailed(
+            f"the draft's code is {function.bundle_sha256}, not {code_sha256}: "
+            "someone deployed other code since you looked",
+            current_code_sha256=function.bundle_sha256,
+        )
+    check_revision("draft", revision_id, function.revision_id)
+
+
 class VersionService:
-    def __init__(self, store: Store, blobs: BlobStore, clock: Clock, blob_grace_seconds: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        clock: Clock,
+        blob_grace_seconds: int,
+        layers: LayerBuilder | None = None,
+        changes: ChangeFeed | None = None,
+    ) -> None:
         self.store, self.blobs, self.clock = store, blobs, clock
         self.blob_grace_seconds = blob_grace_seconds
+        self.layers = layers
+        self.changes = changes or ChangeFeed()
+        # (function, layer key) -> None if the handler imports, else the worker's error; set by the runtime
+        self.import_check: ImportCheck | None = None
 
     def publish(
         self,
@@ -50,37 +90,80 @@ class VersionService:
         """Snapshot the draft as version N+1, or return the newest version if nothing changed.
 
         Returns (version, created). ``code_sha256``/``revision_id`` are preconditions on the draft.
+
+        The draft's dependencies are resolved and their layer built before the write transaction
+        (it is slow, and nothing is written when it fails); the transaction then checks the
+        dependencies are still the ones resolved, and resolves once more if they changed meanwhile.
+        An unchanged draft returns the newest version from a read transaction, without resolving.
         """
         if description is not None and len(description) > 256:
             raise InvalidInput("a version description has at most 256 characters")
-        with self.store.write() as tx:
-            function = load_function(tx, name, lock=True)
-            if code_sha256 is not None and code_sha256 != function.bundle_sha256:
-                raise PreconditionFailed(
-                    f"the draft's code is {function.bundle_sha256}, not {code_sha256}: "
-                    "someone deployed other code since you looked",
-                    current_code_sha256=function.bundle_sha256,
-                )
-            check_revision("draft", revision_id, function.revision_id)
-            snapshot = fingerprint(function.bundle_sha256, function.config, function.dependencies)
+        with self.store.read() as tx:
+            function = load_function(tx, name)
+            _check_preconditions(function, code_sha256, revision_id)
             latest = tx.versions.latest(function.id)
-            if latest is not None and latest.fingerprint == snapshot:
+            if latest is not None and latest.fingerprint == _fingerprint(function):
                 return latest, False
-            self.blobs.get(function.bundle_sha256)  # verified read: never publish a damaged bundle
-            version = Version(
-                function_id=function.id,
-                number=function.last_version + 1,
-                bundle_sha256=function.bundle_sha256,
-                config=function.config,
-                dependencies=function.dependencies,
-                fingerprint=snapshot,
-                description=function.config.description if description is None else description,
-                revision_id=str(uuid.uuid4()),
-                created_at=self.clock(),
+        for _attempt in range(2):
+            checked = _fingerprint(function)
+            resolved = self._resolve(function.dependencies)
+            self._check_import(function, resolved[1])
+            with self.store.write() as tx:
+                function = load_function(tx, name, lock=True)
+                _check_preconditions(function, code_sha256, revision_id)
+                snapshot = _fingerprint(function)
+                latest = tx.versions.latest(function.id)
+                if latest is not None and latest.fingerprint == snapshot:
+                    return latest, False
+                if snapshot != checked:
+                    continue  # the draft changed while it was resolved and checked: do it again
+                self.blobs.get(function.bundle_sha256)  # verified read: never publish a damaged bundle
+                pinned, layer = resolved
+                version = Version(
+                    function_id=function.id,
+                    number=function.last_version + 1,
+                    bundle_sha256=function.bundle_sha256,
+                    config=function.config,
+                    dependencies=function.dependencies,
+                    fingerprint=snapshot,
+                    description=function.config.description if description is None else description,
+                    revision_id=str(uuid.uuid4()),
+                    created_at=self.clock(),
+                    pinned_dependencies=pinned,
+                    layer_hash=None if layer is None else layer.key,
+                )
+                tx.versions.insert(version)
+                tx.functions.set_last_version(function.id, version.number)
+                return version, True
+        raise PreconditionFailed(
+            f"the dependencies of {name!r} changed twice while they were being resolved; publish again"
+        )
+
+    def _check_import(self, function: Function, layer: Layer | None) -> None:
+        """Import the handler in a throwaway worker (when a runtime is attached); refuse if it fails."""
+        if self.import_check is None:
+            return
+        failure = self.import_check(function, None if layer is None else layer.key)
+        if failure is None:
+            return
+        code = str(failure.get("code"))
+        reason = f"{failure.get('type')}: {failure.get('message')}"
+        message = f"the handler {function.config.handler!r} does not load: {reason}"
+        details = {"type": failure.get("type"), "trace": failure.get("trace", [])}
+        if code == HandlerNotFound.code:
+            raise HandlerNotFound(message, **details)
+        raise FunctionImportFailed(message, **details)
+
+    def _resolve(self, dependencies: tuple[str, ...]) -> tuple[tuple[str, ...], Layer | None]:
+        """The pinned set of ``dependencies`` and its (built) layer; no uv call without dependencies."""
+        if not dependencies:
+            return (), None
+        if self.layers is None:
+            raise DependencyResolutionFailed(
+                "this server cannot install dependencies (no layer builder configured)"
             )
-            tx.versions.insert(version)
-            tx.functions.set_last_version(function.id, version.number)
-            return version, True
+        pinned = self.layers.resolve(dependencies)
+        return pinned, self.layers.ensure(pinned)
 
     def get(self, name: str, number: int) -> Version:
         with self.store.read() as tx:
@@ -103,6 +186,7 @@ class VersionService:
                     aliases=users,
                 )
             tx.versions.delete(function.id, [number])
+        self.changes.publish(name)
 
     def gc(self, name: str, keep: int, dry_run: bool, blob_grace_seconds: int | None = None) -> GcReport:
         """Delete all but the ``keep`` newest unreferenced versions, then blobs nothing uses.
@@ -132,6 +216,7 @@ class VersionService:
         if not dry_run:
             for sha in doomed:
                 self.blobs.delete(sha)
+            self.changes.publish(name)
         return GcReport(name, dry_run, plan.delete, plan.keep, dict(plan.pinned), tuple(doomed))
 
 

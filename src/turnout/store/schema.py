@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -16,6 +18,9 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
 
 metadata = MetaData(
     naming_convention={
@@ -27,6 +32,27 @@ metadata = MetaData(
 )
 
 Timestamp = DateTime(timezone=True)
+
+
+class EmptyJsonList(ColumnElement[Any]):
+    """The server default ``'[]'`` of a JSON column, spelled as each database reflects it.
+
+    PostgreSQL reports it as ``'[]'::json``; spelling it the same way lets the schema comparison match
+    the text without asking the server to compare two ``json`` values (it has no ``=`` for them).
+    """
+
+    inherit_cache = True
+
+
+@compiles(EmptyJsonList)
+def _empty_json_list(element: EmptyJsonList, compiler: SQLCompiler, **kw: Any) -> str:
+    return "'[]'"
+
+
+@compiles(EmptyJsonList, "postgresql")
+def _empty_json_list_postgresql(element: EmptyJsonList, compiler: SQLCompiler, **kw: Any) -> str:
+    return "'[]'::json"
+
 
 bundles = Table(
     "bundles",
@@ -65,6 +91,10 @@ versions = Table(
     Column("description", String(256), nullable=False),
     Column("revision_id", String(36), nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    # The resolved name==version set the layer was built from, and the layer's folder name (None: no
+    # dependencies). Added by migration 0002; older rows got [] and NULL.
+    Column("pinned_dependencies", JSON, nullable=False, server_default=EmptyJsonList()),
+    Column("layer_hash", String(64), nullable=True),
 )
 
 aliases = Table(

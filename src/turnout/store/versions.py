@@ -70,6 +70,8 @@ class VersionRows:
                 description=version.description,
                 revision_id=version.revision_id,
                 created_at=version.created_at,
+                pinned_dependencies=list(version.pinned_dependencies),
+                layer_hash=version.layer_hash,
             )
         )
 
@@ -91,4 +93,6 @@ def _version(row: Mapping[Any, Any]) -> Version:
         description=row["description"],
         revision_id=row["revision_id"],
         created_at=utc(row["created_at"]),
+        pinned_dependencies=tuple(row["pinned_dependencies"]),
+        layer_hash=row["layer_hash"],
     )

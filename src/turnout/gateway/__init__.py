@@ -1,0 +1,1 @@
+"""The data plane: the in-memory routing table and the invoke path."""

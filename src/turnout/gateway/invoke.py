@@ -1,0 +1,155 @@
+"""The invoke path: qualifier -> routing table -> pick -> pool -> worker -> outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from turnout.domain.names import check_function_name, parse_qualifier
+from turnout.domain.pick import pick
+from turnout.errors import (
+    AliasNotFound,
+    FunctionNotFound,
+    InvalidInput,
+    InvalidRequestContent,
+    RequestTooLarge,
+    VersionNotFound,
+)
+from turnout.gateway.table import Entry, RoutingTable
+from turnout.runtime.supervisor import Outcome, Supervisor, Target
+from turnout.services.tokens import Principal
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One request to run a function, as the gateway received it."""
+
+    function: str
+    qualifier: str | None
+    payload: bytes
+    principal: Principal
+    routing_key: str | None = None
+    override: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """What observers (metrics, logs) learn of each invocation."""
+
+    request_id: str
+    target: Target
+    qualifier: str | None
+    outcome: Outcome
+
+
+class Gateway:
+    def __init__(
+        self,
+        table: RoutingTable,
+        supervisor: Supervisor,
+        region: str,
+        account_id: str,
+        max_request_bytes: int,
+    ) -> None:
+        self.table = table
+        self.supervisor = supervisor
+        self.region, self.account_id = region, account_id
+        self.max_request_bytes = max_request_bytes
+        self.observers: list[Callable[[Record], None]] = []
+        self._random = random.Random()
+
+    def __repr__(self) -> str:
+        return f"Gateway({self.table!r}, {self.supervisor!r})"
+
+    async def invoke(self, call: Invocation) -> tuple[str, Outcome]:
+        """Run one invocation; returns (request id, outcome). Raises for platform errors (404, 413, 429…)."""
+        if len(call.payload) > self.max_request_bytes:
+            raise RequestTooLarge(
+                f"the request payload is {len(call.payload)} bytes; the limit is {self.max_request_bytes}"
+            )
+        _check_json(call.payload)
+        target = await self.resolve(call)
+        request_id = str(uuid.uuid4())
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{call.function}"
+        if call.qualifier:
+            arn += f":{call.qualifier}"
+        outcome = await self.supervisor.invoke(target, call.payload, request_id, arn)
+        record = Record(request_id, target, call.qualifier, outcome)
+        for observer in self.observers:
+            observer(record)
+        return request_id, outcome
+
+    async def resolve(self, call: Invocation) -> Target:
+        entry = self.table.get(call.function)
+        if entry is None:
+            check_function_name(call.function)
+            entry = await run_in_threadpool(self.table.ensure, call.function)
+            if entry is None:
+                raise FunctionNotFound(f"function {call.function!r} does not exist", function=call.function)
+        qualifier = parse_qualifier(call.qualifier)
+        if qualifier.alias is not None:
+            alias = entry.aliases.get(qualifier.alias)
+            if alias is None:
+                raise AliasNotFound(f"function {call.function!r} has no alias {qualifier.alias!r}")
+            number: int | None
+            if call.override is not None:
+                call.principal.require("deploy")
+                number = _override(call.override)
+            else:
+                number = pick(alias.routing, call.routing_key, self._random.random())
+            return await self._target(entry, number, alias.name)
+        if call.override is not None:
+            raise InvalidInput("X-Turnout-Version-Override works only through an alias")
+        return await self._target(entry, qualifier.version, None)
+
+    async def _target(self, entry: Entry, number: int | None, alias: str | None) -> Target:
+        if number is not None and number not in entry.versions:
+            found = await run_in_threadpool(self.table.version, entry, number)
+            if found is None:
+                raise VersionNotFound(f"function {entry.function.name!r} has no version {number}")
+        return entry.target(number, alias)
+
+    def warm_routes(self, loop: asyncio.AbstractEventLoop, timeout: float) -> Callable[..., None]:
+        """A table listener that warms the versions an alias change routes to, before it is acknowledged."""
+
+        def listener(name: str, before: Entry | None, after: Entry | None) -> None:
+            if after is None:
+                return
+            old = (
+                set()
+                if before is None
+                else {(v, a.name) for a in before.aliases.values() for v in a.routing.versions}
+            )
+            new = {(v, a.name) for a in after.aliases.values() for v in a.routing.versions}
+            for version, alias in new - old:
+                target = after.target(version, alias)
+                future = asyncio.run_coroutine_threadsafe(self.supervisor.warm(target, 1), loop)
+                try:
+                    future.result(timeout)
+                except Exception:  # noqa: BLE001 - a version that cannot warm fails at invoke, with its code
+                    future.cancel()
+
+        return listener
+
+
+def _override(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"X-Turnout-Version-Override must be a version number, not {text!r}")
+    return int(text)
+
+
+def _check_json(payload: bytes) -> None:
+    if not payload:
+        return
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise InvalidRequestContent(
+            f"the request payload is not JSON ({exc}); send a JSON document (an empty body is {{}})",
+        ) from exc

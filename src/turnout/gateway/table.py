@@ -1,0 +1,102 @@
+"""The routing table: per function, its draft, aliases and the versions they route to, in memory.
+
+Loaded from the store on first use and reloaded whenever the change feed says the function changed,
+before the change is acknowledged — so the next request after an alias update is routed by it.
+Versions are immutable, so a loaded version is never read again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from turnout.domain.alias import Alias
+from turnout.domain.function import Function, Version
+from turnout.runtime.supervisor import Target
+from turnout.store import Store
+
+
+@dataclass
+class Entry:
+    function: Function
+    aliases: Mapping[str, Alias]
+    versions: dict[int, Version] = field(default_factory=dict)
+    _targets: dict[tuple[int | None, str | None], Target] = field(default_factory=dict)
+
+    def target(self, version: int | None, alias: str | None) -> Target:
+        """What runs for ``version`` reached through ``alias`` (whose settings it layers on)."""
+        key = (version, alias)
+        found = self._targets.get(key)
+        if found is None:
+            settings = self.aliases[alias].settings if alias is not None else {}
+            name = self.function.name
+            if version is None:
+                f = self.function
+                found = Target(
+                    name, None, f.config, f.bundle_sha256, None, settings, requirements=f.dependencies
+                )
+            else:
+                v = self.versions[version]
+                found = Target(
+                    name, version, v.config, v.bundle_sha256, v.layer_hash, settings, v.pinned_dependencies
+                )
+            self._targets[key] = found
+        return found
+
+
+class RoutingTable:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+        self.listeners: list[Callable[[str, Entry | None, Entry | None], None]] = []
+
+    def __repr__(self) -> str:
+        return f"RoutingTable(functions={len(self.entries)})"
+
+    def get(self, name: str) -> Entry | None:
+        return self.entries.get(name)
+
+    def load(self, name: str) -> Entry | None:
+        """Read the function's draft, aliases and routed versions in one transaction."""
+        with self.store.read() as tx:
+            function = tx.functions.get(name)
+            if function is None:
+                return None
+            aliases = {a.name: a for a in tx.aliases.list(function.id)}
+            routed = {v for a in aliases.values() for v in a.routing.versions if v is not None}
+            versions = {n: v for n in routed if (v := tx.versions.get(function.id, n)) is not None}
+        return Entry(function, aliases, versions)
+
+    def refresh(self, name: str) -> None:
+        """Reload one function (the change feed calls this after every committed change)."""
+        with self._lock:
+            before = self.entries.get(name)
+            after = self.load(name)
+            if after is None:
+                self.entries.pop(name, None)
+            else:
+                self.entries[name] = after
+        for listener in self.listeners:
+            listener(name, before, after)
+
+    def ensure(self, name: str) -> Entry | None:
+        found = self.entries.get(name)
+        if found is None:
+            with self._lock:
+                found = self.entries.get(name)
+                if found is None:
+                    found = self.load(name)
+                    if found is not None:
+                        self.entries[name] = found
+        return found
+
+    def version(self, entry: Entry, number: int) -> Version | None:
+        found = entry.versions.get(number)
+        if found is None:
+            with self.store.read() as tx:
+                found = tx.versions.get(entry.function.id, number)
+            if found is not None:
+                entry.versions[number] = found
+        return found

@@ -1,0 +1,1 @@
+"""Running functions: the worker bootstrap (stdlib only), fork servers, workers and pools."""

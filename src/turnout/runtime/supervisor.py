@@ -1,0 +1,257 @@
+"""The node's runtime: the zygote, a pool per version, per-function concurrency, idle reaping."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from turnout.build.layer import LayerBuilder
+from turnout.domain.config import FunctionConfig
+from turnout.domain.names import LATEST
+from turnout.errors import Throttled
+from turnout.runtime.code import CodeCache
+from turnout.runtime.forkserver import ForkServer, start_zygote
+from turnout.runtime.pool import FunctionInitFailed, Pool, PoolKey
+from turnout.runtime.worker import WorkerDied
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Exactly what runs: one version's code, layer and configuration, plus the alias's settings."""
+
+    function: str
+    version: int | None  # None: the draft ($LATEST)
+    config: FunctionConfig
+    bundle_sha256: str
+    layer_hash: str | None = None
+    settings: Mapping[str, str] = field(default_factory=dict)
+    pinned: tuple[str, ...] = ()  # a version's resolved set: rebuilds its layer on a node that lacks it
+    requirements: tuple[str, ...] = ()  # a draft's unresolved set: resolved when its pool is made
+
+    @property
+    def label(self) -> str:
+        return LATEST if self.version is None else str(self.version)
+
+    @cached_property
+    def key(self) -> PoolKey:
+        """Workers are shared by targets with the same code, layer, configuration and settings."""
+        identity = json.dumps(
+            [self.bundle_sha256, self.layer_hash, self.config.to_json(), dict(self.settings)], sort_keys=True
+        )
+        return PoolKey(self.function, self.label, hashlib.sha256(identity.encode()).hexdigest()[:16])
+
+
+@dataclass
+class Outcome:
+    """What one invocation gave: the result payload, or an error with a stable code."""
+
+    version: str
+    payload: bytes = b""
+    error: dict[str, Any] | None = None
+    cold: bool = False
+    init_ms: float = 0.0
+    duration_ms: float = 0.0
+    logs: str = ""
+
+    @property
+    def error_code(self) -> str | None:
+        return None if self.error is None else str(self.error.get("code"))
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    data_dir: Path
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    concurrency: int = 16
+    idle_seconds: float = 300.0
+    reap_interval: float = 1.0
+
+
+class Supervisor:
+    def __init__(
+        self, settings: RuntimeSettings, code: CodeCache, layers: LayerBuilder | None = None
+    ) -> None:
+        self.settings = settings
+        self.code = code
+        self.layers = layers
+        self.pools: dict[PoolKey, Pool] = {}
+        self.in_flight: Counter[str] = Counter()
+        self._zygote: ForkServer | None = None
+        self._reaper: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"Supervisor(pools={len(self.pools)})"
+
+    async def start(self) -> None:
+        self._zygote = start_zygote()
+        self._reaper = asyncio.create_task(self._reap_forever())
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+        if self._zygote is not None:
+            self._zygote.close()
+
+    def zygote(self) -> ForkServer:
+        """The zygote, restarted if it died (its workers live on: they are attached to us by socket)."""
+        if self._zygote is None or not self._zygote.alive or self._zygote.process.poll() is not None:  # type: ignore[union-attr]
+            if self._zygote is not None:
+                log.warning("zygote %d is gone; starting a new one", self._zygote.pid)
+                self._zygote.close()
+            self._zygote = start_zygote()
+        return self._zygote
+
+    async def pool(self, target: Target) -> Pool:
+        """The target's pool; making one unpacks its code and builds its layer if needed (off the loop)."""
+        found = self.pools.get(target.key)
+        if found is None:
+            spec = await asyncio.to_thread(self._spec, target)
+            found = self.pools.get(target.key)
+            if found is None:
+                found = self.pools[target.key] = Pool(target.key, spec, self.zygote)
+        return found
+
+    async def invoke(self, target: Target, payload: bytes, request_id: str, invoked_arn: str) -> Outcome:
+        limit = self.settings.concurrency
+        if self.in_flight[target.function] >= limit:
+            raise Throttled(
+                f"function {target.function!r} is running {limit} invocations, its concurrency limit",
+                limit=limit,
+            )
+        self.in_flight[target.function] += 1
+        try:
+            return await self._invoke(target, payload, request_id, invoked_arn)
+        finally:
+            self.in_flight[target.function] -= 1
+
+    async def _invoke(self, target: Target, payload: bytes, request_id: str, invoked_arn: str) -> Outcome:
+        pool = await self.pool(target)
+        try:
+            worker = await pool.acquire()
+        except FunctionInitFailed as failure:
+            return Outcome(
+                target.label, error=failure.reply.header, logs=failure.reply.header.get("logs", "")
+            )
+        timeout = target.config.timeout
+        header = {
+            "request_id": request_id,
+            "deadline_ms": time.time() * 1000 + timeout * 1000,
+            "invoked_function_arn": invoked_arn,
+        }
+        try:
+            reply = await worker.invoke(header, payload, timeout)
+        except TimeoutError:
+            pool.discard(worker)
+            return Outcome(
+                target.label,
+                error=_failure("Function.Timeout", f"the function ran past its {timeout} s timeout"),
+            )
+        except WorkerDied:
+            pool.discard(worker)
+            return Outcome(
+                target.label,
+                error=_failure("Function.Crashed", "the worker process died during the invocation"),
+            )
+        pool.release(worker)
+        outcome = Outcome(
+            target.label,
+            cold=worker.invocations == 1 and worker.cold,
+            init_ms=worker.init_ms if worker.invocations == 1 and worker.cold else 0.0,
+            duration_ms=float(reply.header.get("duration_ms", 0.0)),
+            logs=str(reply.header.get("logs", "")),
+        )
+        if reply.header.get("kind") == "result":
+            outcome.payload = reply.payload
+        else:
+            outcome.error = reply.header
+        return outcome
+
+    async def warm(self, target: Target, count: int = 1) -> None:
+        await (await self.pool(target)).warm(count)
+
+    async def check_import(self, target: Target) -> dict[str, Any] | None:
+        """Import the handler in a throwaway worker: None if it loads, else the error header."""
+        pool = Pool(target.key, await asyncio.to_thread(self._spec, target), self.zygote)
+        try:
+            worker = await pool.acquire()
+        except FunctionInitFailed as failure:
+            return failure.reply.header
+        finally:
+            pool.closed = True
+        pool.discard(worker)
+        return None
+
+    def _spec(self, target: Target) -> dict[str, Any]:
+        s, config = self.settings, target.config
+        code_dir = self.code.path(target.bundle_sha256)
+        layer_dir = self._layer_dir(target)
+        stream = f"{time.strftime('%Y/%m/%d')}/[{target.label}]{target.key.identity[:8]}"
+        environment = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
+            "_HANDLER": config.handler,
+            "AWS_REGION": s.region,
+            "AWS_DEFAULT_REGION": s.region,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "AWS_LAMBDA_FUNCTION_NAME": target.function,
+            "AWS_LAMBDA_FUNCTION_VERSION": target.label,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{target.function}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            **config.environment,
+            **target.settings,
+        }
+        return {
+            "code_dir": str(code_dir),
+            "layer_dir": str(layer_dir) if layer_dir else None,
+            "handler": config.handler,
+            "environment": environment,
+            "memory_mb": config.memory,
+            "function_name": target.function,
+            "function_version": target.label,
+            "log_group_name": f"/aws/lambda/{target.function}",
+            "log_stream_name": stream,
+        }
+
+    def _layer_dir(self, target: Target) -> Path | None:
+        if target.layer_hash:
+            path = self.settings.data_dir / "layers" / target.layer_hash
+            if not path.is_dir() and self.layers is not None and target.pinned:
+                built = self.layers.ensure(target.pinned)
+                return None if built is None else built.path
+            return path
+        if target.requirements and self.layers is not None:
+            built = self.layers.ensure(self.layers.resolve(target.requirements))
+            return None if built is None else built.path
+        return None
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reap_interval)
+            now = time.monotonic()
+            for key, pool in list(self.pools.items()):
+                pool.reap(now, self.settings.idle_seconds)
+                if pool.size == 0 and pool.min_warm == 0 and pool.template is None:
+                    del self.pools[key]
+
+
+def _failure(code: str, message: str) -> dict[str, Any]:
+    return {"kind": "error", "code": code, "type": code.split(".")[-1], "message": message, "trace": []}
