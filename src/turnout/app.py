@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from turnout import __version__
-from turnout.api import aliases, bundles, functions, invoke, tokens
+from turnout.api import aliases, bundles, functions, invoke, provisioning, tokens
 from turnout.api.errors import install_error_handlers
 from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
@@ -19,6 +19,7 @@ from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
 from turnout.domain.function import Function
 from turnout.gateway.invoke import Gateway
+from turnout.gateway.provisioner import Provisioner
 from turnout.gateway.table import RoutingTable
 from turnout.runtime.code import CodeCache
 from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
@@ -28,6 +29,7 @@ from turnout.services.bundles import BundleService
 from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
 from turnout.services.functions import FunctionService
+from turnout.services.provisioning import ProvisioningService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import ImportCheck, VersionService
 from turnout.settings import Settings
@@ -62,6 +64,7 @@ def build_services(
         diff=DiffService(store, blobs),
         tokens=TokenService(store, clock, settings.token_cache_seconds),
         changes=changes,
+        provisioning=ProvisioningService(store, clock, changes),
     )
 
 
@@ -110,6 +113,9 @@ def create_app(
         loop = asyncio.get_running_loop()
         await supervisor.start()
         table.listeners.append(gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
+        table.listeners.append(Provisioner(supervisor, loop, timeout=WARM_TIMEOUT).listener)
+        for name in await asyncio.to_thread(services.provisioning.function_names):
+            await asyncio.to_thread(table.refresh, name)  # warms their provisioned workers
         services.versions.import_check = _import_check(supervisor, loop)
         log.info("Turnout %s on %s; admin token in %s", __version__, store, settings.admin_token_path)
         yield
@@ -127,7 +133,7 @@ def create_app(
     app.state.services = services
     app.state.gateway = gateway
     install_error_handlers(app)
-    for module in (bundles, functions, aliases, tokens, invoke):
+    for module in (bundles, functions, aliases, tokens, invoke, provisioning):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"])

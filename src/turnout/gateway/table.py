@@ -22,6 +22,7 @@ class Entry:
     function: Function
     aliases: Mapping[str, Alias]
     versions: dict[int, Version] = field(default_factory=dict)
+    provisioned: Mapping[str, int] = field(default_factory=dict)  # qualifier -> warm workers
     _targets: dict[tuple[int | None, str | None], Target] = field(default_factory=dict)
 
     def target(self, version: int | None, alias: str | None) -> Target:
@@ -65,9 +66,11 @@ class RoutingTable:
             if function is None:
                 return None
             aliases = {a.name: a for a in tx.aliases.list(function.id)}
+            provisioned = tx.provisioned.of(function.id)
             routed = {v for a in aliases.values() for v in a.routing.versions if v is not None}
+            routed |= {int(q) for q in provisioned if q.isdigit()}
             versions = {n: v for n in routed if (v := tx.versions.get(function.id, n)) is not None}
-        return Entry(function, aliases, versions)
+        return Entry(function, aliases, versions, provisioned)
 
     def refresh(self, name: str) -> None:
         """Reload one function (the change feed calls this after every committed change)."""

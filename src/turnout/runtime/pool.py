@@ -60,8 +60,11 @@ class Pool:
     async def acquire(self) -> Worker:
         """A warm worker if one is idle, else a new one (cold start)."""
         self.busy += 1
-        if self.idle:
+        while self.idle:
             worker = self.idle.pop()
+            if worker.dead:
+                worker.kill()
+                continue
             worker.cold = False
             return worker
         try:
@@ -126,6 +129,9 @@ class Pool:
 
     def reap(self, now: float, idle_seconds: float) -> None:
         """Stop workers idle for longer than ``idle_seconds``, keeping ``min_warm`` workers in all."""
+        for worker in [w for w in self.idle if w.dead]:
+            self.idle.remove(worker)
+            worker.kill()
         removable = max(0, min(len(self.idle), self.size - self.min_warm))
         expired = sorted(
             (w for w in self.idle if now - w.last_used > idle_seconds), key=lambda w: w.last_used

@@ -90,6 +90,7 @@ class Supervisor:
         self.in_flight: Counter[str] = Counter()
         self._zygote: ForkServer | None = None
         self._reaper: asyncio.Task[None] | None = None
+        self._warming: dict[PoolKey, asyncio.Task[None]] = {}
 
     def __repr__(self) -> str:
         return f"Supervisor(pools={len(self.pools)})"
@@ -249,8 +250,36 @@ class Supervisor:
             now = time.monotonic()
             for key, pool in list(self.pools.items()):
                 pool.reap(now, self.settings.idle_seconds)
+                if pool.size < pool.min_warm and key not in self._warming:
+                    self._warming[key] = asyncio.create_task(self._rewarm(key, pool))
                 if pool.size == 0 and pool.min_warm == 0 and pool.template is None:
                     del self.pools[key]
+
+    async def _rewarm(self, key: PoolKey, pool: Pool) -> None:
+        """Bring a provisioned pool back to its minimum (a worker crashed, timed out or was killed)."""
+        try:
+            await pool.warm(pool.min_warm)
+        except Exception:  # noqa: BLE001 - tried again at the next reap
+            log.exception("could not re-warm %s", key)
+        finally:
+            self._warming.pop(key, None)
+
+    def describe(self, function: str) -> list[dict[str, Any]]:
+        """The pools of one function on this node: version, workers idle and busy, minimum, pids."""
+        return [
+            {
+                "version": key.version,
+                "pool": key.identity,
+                "idle": len(pool.idle),
+                "busy": pool.busy,
+                "starting": pool.starting,
+                "min_warm": pool.min_warm,
+                "template": pool.template is not None and pool.template.alive,
+                "pids": sorted(w.pid for w in pool.idle),
+            }
+            for key, pool in sorted(self.pools.items(), key=lambda item: str(item[0]))
+            if key.function == function
+        ]
 
 
 def _failure(code: str, message: str) -> dict[str, Any]:

@@ -50,6 +50,11 @@ class Worker:
         reader, writer = await asyncio.open_unix_connection(sock=sock, limit=2**26)
         return cls(pid, reader, writer, reaper=reaper)
 
+    @property
+    def dead(self) -> bool:
+        """The worker's end of the socket closed (it exited or was killed while idle)."""
+        return self.reader.at_eof() or self.writer.is_closing()
+
     async def wait_ready(self, timeout: float) -> Reply:
         reply = await asyncio.wait_for(self._read(), timeout)
         if reply.header.get("kind") == "ready":

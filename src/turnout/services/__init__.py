@@ -9,6 +9,7 @@ from turnout.services.bundles import BundleService
 from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
 from turnout.services.functions import FunctionService
+from turnout.services.provisioning import ProvisioningService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import VersionService
 
@@ -22,3 +23,4 @@ class Services:
     diff: DiffService
     tokens: TokenService
     changes: ChangeFeed
+    provisioning: ProvisioningService

@@ -131,6 +131,7 @@ class AliasService:
             function = load_function(tx, function_name, lock=True)
             alias = load_alias(tx, function, name)
             tx.aliases.delete(function.id, name)
+            tx.provisioned.remove(function.id, name)
             self._record(tx, function, name, AliasAction.DELETE, alias.routing, None, actor, reason)
 
     def _swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:

@@ -186,6 +186,7 @@ class VersionService:
                     aliases=users,
                 )
             tx.versions.delete(function.id, [number])
+            tx.provisioned.remove(function.id, str(number))
         self.changes.publish(name)
 
     def gc(self, name: str, keep: int, dry_run: bool, blob_grace_seconds: int | None = None) -> GcReport:
@@ -204,6 +205,8 @@ class VersionService:
                 references = tx.aliases.references(function.id)
                 plan = plan_retention(tx.versions.numbers(function.id), keep, references)
                 tx.versions.delete(function.id, list(plan.delete))
+                for number in plan.delete:
+                    tx.provisioned.remove(function.id, str(number))
                 unused = tx.bundles.unreferenced_before(cutoff)
                 tx.bundles.delete(unused)
                 known = tx.bundles.all_shas()

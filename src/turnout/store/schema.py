@@ -153,3 +153,14 @@ tokens = Table(
     Column("scopes", JSON, nullable=False),
     Column("created_at", Timestamp, nullable=False),
 )
+
+# Provisioned concurrency: warm workers kept for an alias (spread over its versions by weight) or a
+# version. Not part of any version's snapshot: it is operational state, changed without publishing.
+provisioned = Table(
+    "provisioned",
+    metadata,
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("workers", Integer, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)

@@ -14,6 +14,7 @@ from turnout.store.aliases import AliasRows
 from turnout.store.bundles import BundleRows
 from turnout.store.engine import IMMEDIATE, make_engine
 from turnout.store.functions import FunctionRows
+from turnout.store.provisioned import ProvisionedRows
 from turnout.store.tokens import TokenRows
 from turnout.store.versions import VersionRows
 
@@ -28,6 +29,7 @@ class Tx:
         self.aliases = AliasRows(conn)
         self.bundles = BundleRows(conn)
         self.tokens = TokenRows(conn)
+        self.provisioned = ProvisionedRows(conn)
 
 
 class Store:

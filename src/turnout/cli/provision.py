@@ -1,0 +1,66 @@
+"""`turnout provision` (warm workers kept per alias or version) and `turnout workers` (what runs)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from turnout.cli.client import ApiClient
+from turnout.cli.functions import split_target
+from turnout.cli.render import Output, OutputOption, print_json, show, table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("provision", rich_help_panel="Run")(provision)
+    app.command("workers", rich_help_panel="Run")(workers)
+
+
+def provision(
+    target: Annotated[str, typer.Argument(metavar="FN[:QUALIFIER]", help="e.g. thumbs:prod or thumbs:3")],
+    count: Annotated[
+        int | None, typer.Argument(metavar="[WORKERS]", help="Warm workers to keep; 0 removes the setting.")
+    ] = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Keep warm workers for an alias (spread over its versions by weight) or a version.
+
+    `turnout provision thumbs:prod 4` keeps 4 workers warm; `turnout provision thumbs` lists settings.
+    Warm workers never scale to zero, and an alias moved onto a version warms it before traffic arrives.
+    """
+    function, qualifier = split_target(target)
+    with ApiClient.from_environ() as client:
+        if count is None:
+            if qualifier is not None:
+                raise typer.BadParameter("give WORKERS to set, or no qualifier to list")
+            body = client.get(f"/v1/functions/{function}/provisioned")
+        elif qualifier is None:
+            raise typer.BadParameter("name an alias or version: FN:QUALIFIER WORKERS")
+        else:
+            body = client.put(f"/v1/functions/{function}/provisioned/{qualifier}", json={"workers": count})
+    if output is Output.json:
+        print_json(body)
+        return
+    rows = sorted(body["provisioned"].items())
+    show(table(["qualifier", "warm workers"], rows, title=f"provisioned concurrency of {function}"))
+
+
+def workers(
+    function: Annotated[str, typer.Argument(metavar="FN")],
+    output: OutputOption = Output.table,
+) -> None:
+    """The function's worker pools on the server: version, idle and busy workers, minimum, pids."""
+    with ApiClient.from_environ() as client:
+        body = client.get(f"/v1/functions/{function}/workers")
+    if output is Output.json:
+        print_json(body)
+        return
+    rows = [
+        (p["version"], p["pool"][:8], p["idle"], p["busy"], p["min_warm"], " ".join(map(str, p["pids"])))
+        for p in body["pools"]
+    ]
+    show(
+        table(
+            ["version", "pool", "idle", "busy", "min warm", "idle pids"], rows, title=f"workers of {function}"
+        )
+    )
