@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from turnout import __version__
-from turnout.api import aliases, bundles, functions, invoke, provisioning, tokens
+from turnout.api import aliases, bundles, functions, invoke, observability, provisioning, tokens
 from turnout.api.errors import install_error_handlers
 from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
@@ -19,6 +19,8 @@ from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
 from turnout.domain.function import Function
 from turnout.gateway.invoke import Gateway
+from turnout.gateway.logs import LogSink
+from turnout.gateway.metrics import Metrics
 from turnout.gateway.provisioner import Provisioner
 from turnout.gateway.table import RoutingTable
 from turnout.runtime.code import CodeCache
@@ -107,10 +109,15 @@ def create_app(
     gateway = Gateway(
         table, supervisor, settings.region, settings.account_id, settings.invoke_max_request_bytes
     )
+    logs = LogSink(settings.logs_dir, settings.log_max_bytes)
+    metrics = Metrics(lambda: supervisor.in_flight, lambda: logs.dropped)
+    gateway.observers += [logs, metrics.observe]
+    gateway.failure_observers.append(metrics.failed)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
+        logs.start()
         await supervisor.start()
         table.listeners.append(gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
         table.listeners.append(Provisioner(supervisor, loop, timeout=WARM_TIMEOUT).listener)
@@ -121,6 +128,7 @@ def create_app(
         yield
         services.versions.import_check = None
         await supervisor.stop()
+        logs.close()
         store.close()
 
     app = FastAPI(
@@ -132,8 +140,9 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.state.gateway = gateway
+    app.state.logs, app.state.metrics = logs, metrics
     install_error_handlers(app)
-    for module in (bundles, functions, aliases, tokens, invoke, provisioning):
+    for module in (bundles, functions, aliases, tokens, invoke, provisioning, observability):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"])

@@ -63,6 +63,13 @@ class Settings:
     token_cache_seconds: int = _setting(
         2, "How long a checked API token is trusted without reading the store again (0 = always read)."
     )
+    log_max_bytes: int = _setting(
+        64 * MiB,
+        "A function's invocation log (DATA_DIR/logs/FN.jsonl) rotates past this size; one older is kept.",
+    )
+    metrics_public: bool = _setting(
+        False, "Serve GET /metrics without a token (1/0); by default it needs a token with read scope."
+    )
     region: str = _setting("us-east-1", "Region shown in ARNs and AWS_REGION inside functions.")
     account_id: str = _setting("000000000000", "Account id shown in function and alias ARNs.")
 
@@ -95,6 +102,11 @@ class Settings:
     def layers_dir(self) -> Path:
         """Installed dependency layers, one folder per pinned set (see ``turnout.build.layer``)."""
         return self.data_dir / "layers"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Invocation logs, one JSON-lines file per function (see ``turnout.gateway.logs``)."""
+        return self.data_dir / "logs"
 
     @property
     def uv_cache_dir(self) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from turnout.cli import aliases, deployment, diff, functions, invoke, provision, server, tokens
+from turnout.cli import aliases, deployment, diff, functions, invoke, logs, provision, server, tokens
 from turnout.cli.client import CliError
 
 HELP = """Turnout: versions, aliases and safe updates for Python functions.
@@ -48,6 +48,7 @@ deployment.register(app)
 functions.register(app)
 diff.register(app)
 invoke.register(app)
+logs.register(app)
 provision.register(app)
 aliases.register(app)
 functions.register_cleanup(app)

@@ -8,6 +8,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +20,7 @@ from turnout.errors import (
     InvalidInput,
     InvalidRequestContent,
     RequestTooLarge,
+    TurnoutError,
     VersionNotFound,
 )
 from turnout.gateway.table import Entry, RoutingTable
@@ -56,12 +58,16 @@ class Gateway:
         region: str,
         account_id: str,
         max_request_bytes: int,
+        max_response_bytes: int = 6 * 1024 * 1024,
     ) -> None:
         self.table = table
         self.supervisor = supervisor
         self.region, self.account_id = region, account_id
         self.max_request_bytes = max_request_bytes
+        self.max_response_bytes = max_response_bytes
         self.observers: list[Callable[[Record], None]] = []
+        # told of a platform error (Throttled, …) raised while running a resolved target, before it propagates
+        self.failure_observers: list[Callable[[Target, TurnoutError], None]] = []
         self._random = random.Random()
 
     def __repr__(self) -> str:
@@ -79,7 +85,15 @@ class Gateway:
         arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{call.function}"
         if call.qualifier:
             arn += f":{call.qualifier}"
-        outcome = await self.supervisor.invoke(target, call.payload, request_id, arn)
+        try:
+            outcome = await self.supervisor.invoke(target, call.payload, request_id, arn)
+        except TurnoutError as error:
+            for failed in self.failure_observers:
+                failed(target, error)
+            raise
+        if outcome.error is None and len(outcome.payload) > self.max_response_bytes:
+            outcome.error = _response_too_large(len(outcome.payload), self.max_response_bytes)
+            outcome.payload = b""
         record = Record(request_id, target, call.qualifier, outcome)
         for observer in self.observers:
             observer(record)
@@ -142,6 +156,12 @@ def _override(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise InvalidInput(f"X-Turnout-Version-Override must be a version number, not {text!r}")
     return int(text)
+
+
+def _response_too_large(size: int, limit: int) -> dict[str, Any]:
+    code = "Function.ResponseSizeTooLarge"
+    message = f"the function returned {size} bytes; the limit is {limit}"
+    return {"kind": "error", "code": code, "type": "ResponseSizeTooLarge", "message": message, "trace": []}
 
 
 def _check_json(payload: bytes) -> None:

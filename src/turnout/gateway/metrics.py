@@ -1,0 +1,150 @@
+"""Prometheus metrics of invocations, per function and version, in a registry of the app's own.
+
+:meth:`Metrics.observe` is a gateway observer: it runs on the event loop for every invocation, so it
+looks up its label children once per (function, version) and then only increments. Concurrent
+executions are read from the supervisor's live count when scraped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from turnout.errors import Throttled, TurnoutError
+from turnout.gateway.invoke import Record
+from turnout.runtime.supervisor import Target
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+INIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+InFlight = Callable[[], Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class _Series:
+    """The label children of one (function, version), looked up once."""
+
+    success: Counter
+    failure: Counter
+    duration: Histogram
+    cold: Counter
+    init: Histogram
+
+
+class _Live:
+    """A collector of values read at scrape time: concurrent executions, dropped log records."""
+
+    def __init__(self, in_flight: InFlight, dropped_logs: Callable[[], int] | None) -> None:
+        self.in_flight = in_flight
+        self.dropped_logs = dropped_logs
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "turnout_concurrent_executions",
+            "Invocations of the function running now on this node.",
+            labels=["function"],
+        )
+        for function, count in sorted(dict(self.in_flight()).items()):
+            gauge.add_metric([function], count)
+        yield gauge
+        if self.dropped_logs is not None:
+            yield CounterMetricFamily(
+                "turnout_log_records_dropped",
+                "Invocation log records dropped because the log writer fell behind.",
+                value=self.dropped_logs(),
+            )
+
+
+class Metrics:
+    def __init__(self, in_flight: InFlight, dropped_logs: Callable[[], int] | None = None) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series: noise
+        self.registry = CollectorRegistry()
+        r = self.registry
+        fv = ["function", "version"]
+        self.invocations = Counter(
+            "turnout_invocations",
+            "Invocations that ran (or tried to), by outcome.",
+            [*fv, "outcome"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "turnout_errors", "Failed invocations by error code.", [*fv, "code"], registry=r
+        )
+        self.duration = Histogram(
+            "turnout_invocation_duration_seconds",
+            "How long the handler ran (invocations that reached it).",
+            fv,
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.cold_starts = Counter(
+            "turnout_cold_starts", "Invocations served by a new worker.", fv, registry=r
+        )
+        self.init_duration = Histogram(
+            "turnout_init_duration_seconds",
+            "How long a new worker took to import the handler (cold starts).",
+            fv,
+            buckets=INIT_BUCKETS,
+            registry=r,
+        )
+        self.throttles = Counter(
+            "turnout_throttles", "Invocations refused at the function's concurrency limit.", fv, registry=r
+        )
+        r.register(_Live(in_flight, dropped_logs))
+        ProcessCollector(registry=r)
+        self._series: dict[tuple[str, str], _Series] = {}
+
+    def __repr__(self) -> str:
+        return f"Metrics(series={len(self._series)})"
+
+    def observe(self, record: Record) -> None:
+        """A gateway observer: one invocation's outcome."""
+        outcome = record.outcome
+        key = (record.target.function, outcome.version)
+        series = self._series.get(key) or self._add(key)
+        ms = outcome.duration_ms
+        if outcome.error is None:
+            series.success.inc()
+        else:
+            series.failure.inc()
+            code = outcome.error_code or "Function.Unhandled"
+            self.errors.labels(*key, code).inc()
+            if not ms and code == "Function.Timeout":
+                ms = record.target.config.timeout * 1000.0
+        if ms > 0:
+            series.duration.observe(ms / 1000.0)
+        if outcome.cold:
+            series.cold.inc()
+            series.init.observe(outcome.init_ms / 1000.0)
+
+    def failed(self, target: Target, error: TurnoutError) -> None:
+        """A gateway failure observer: a platform error while running a resolved target."""
+        if isinstance(error, Throttled):
+            self.throttles.labels(target.function, target.label).inc()
+            return
+        self.invocations.labels(target.function, target.label, "error").inc()
+        self.errors.labels(target.function, target.label, error.code).inc()
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+    def _add(self, key: tuple[str, str]) -> _Series:
+        series = self._series[key] = _Series(
+            success=self.invocations.labels(*key, "success"),
+            failure=self.invocations.labels(*key, "error"),
+            duration=self.duration.labels(*key),
+            cold=self.cold_starts.labels(*key),
+            init=self.init_duration.labels(*key),
+        )
+        return series
