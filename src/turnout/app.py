@@ -107,7 +107,12 @@ def create_app(
     table = RoutingTable(store)
     services.changes.subscribe(table.refresh)
     gateway = Gateway(
-        table, supervisor, settings.region, settings.account_id, settings.invoke_max_request_bytes
+        table,
+        supervisor,
+        settings.region,
+        settings.account_id,
+        settings.invoke_max_request_bytes,
+        settings.invoke_max_response_bytes,
     )
     logs = LogSink(settings.logs_dir, settings.log_max_bytes)
     metrics = Metrics(lambda: supervisor.in_flight, lambda: logs.dropped)

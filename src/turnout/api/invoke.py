@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from turnout.domain.names import split_qualified
-from turnout.errors import InvalidInput
+from turnout.errors import InvalidInput, RequestTooLarge
 from turnout.gateway.invoke import Gateway, Invocation
 from turnout.services.tokens import TokenService
 
@@ -35,6 +35,11 @@ async def invoke(name: str, request: Request) -> Response:
     if qualifier is not None and query_qualifier is not None and qualifier != query_qualifier:
         raise InvalidInput(f"two qualifiers given: {qualifier!r} in the name and {query_qualifier!r}")
     gateway: Gateway = request.app.state.gateway
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > gateway.max_request_bytes:
+        raise RequestTooLarge(
+            f"the request payload is {declared} bytes; the limit is {gateway.max_request_bytes}"
+        )
     call = Invocation(
         function=function,
         qualifier=qualifier or query_qualifier,

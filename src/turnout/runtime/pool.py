@@ -108,9 +108,9 @@ class Pool:
         worker = await Worker.attach(pid, sock)
         try:
             reply = await worker.wait_ready(INIT_TIMEOUT)
-        except (TimeoutError, WorkerDied):
+        except (TimeoutError, WorkerDied) as exc:
             worker.kill()
-            raise
+            raise FunctionInitFailed(_init_failure(exc)) from exc
         if reply.header.get("kind") != "ready":
             worker.kill()
             raise FunctionInitFailed(reply)
@@ -153,3 +153,13 @@ class Pool:
             self.template.kill()
         if self._template_task is not None:
             self._template_task.cancel()
+
+
+def _init_failure(exc: BaseException) -> Reply:
+    """The function's error when its worker dies (``os._exit``, a crash) or hangs loading the handler."""
+    if isinstance(exc, TimeoutError):
+        code, message = "Function.Timeout", f"the handler took longer than {INIT_TIMEOUT:.0f} s to load"
+    else:
+        code, message = "Function.Crashed", "the worker process died while loading the handler"
+    error = {"kind": "error", "code": code, "type": code.split(".")[-1], "message": message, "trace": []}
+    return Reply(error)

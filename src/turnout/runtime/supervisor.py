@@ -174,7 +174,7 @@ class Supervisor:
             cold=worker.invocations == 1 and worker.cold,
             init_ms=worker.init_ms if worker.invocations == 1 and worker.cold else 0.0,
             duration_ms=float(reply.header.get("duration_ms", 0.0)),
-            logs=str(reply.header.get("logs", "")),
+            logs=(worker.init_logs if worker.invocations == 1 else "") + str(reply.header.get("logs", "")),
         )
         if reply.header.get("kind") == "result":
             outcome.payload = reply.payload

@@ -37,6 +37,7 @@ class Worker:
     cold: bool = True
     init_ms: float = 0.0
     modules: list[str] = field(default_factory=list)
+    init_logs: str = ""  # what the function printed while it was imported; shown with its first invocation
     last_used: float = field(default_factory=time.monotonic)
     invocations: int = 0
     reaper: Any = None
@@ -60,12 +61,16 @@ class Worker:
         if reply.header.get("kind") == "ready":
             self.init_ms = float(reply.header.get("init_ms", 0.0))
             self.modules = list(reply.header.get("modules", []))
+            self.init_logs = str(reply.header.get("logs", ""))
         return reply
 
     async def invoke(self, header: dict[str, Any], payload: bytes, timeout: float) -> Reply:
         """Send one event and wait for its answer; raises TimeoutError or WorkerDied."""
-        self.writer.write(encode(header, payload))
-        await self.writer.drain()
+        try:
+            self.writer.write(encode(header, payload))
+            await self.writer.drain()
+        except ConnectionError as exc:
+            raise WorkerDied(f"worker {self.pid} died") from exc
         reply = await asyncio.wait_for(self._read(), timeout)
         self.invocations += 1
         self.last_used = time.monotonic()
