@@ -100,6 +100,7 @@ def create_app(
             account_id=settings.account_id,
             concurrency=settings.function_concurrency,
             idle_seconds=settings.worker_idle_seconds,
+            zygote=settings.zygote,
         ),
         CodeCache(settings.data_dir / "code", blobs),
         layers,

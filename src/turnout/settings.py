@@ -70,6 +70,9 @@ class Settings:
     metrics_public: bool = _setting(
         False, "Serve GET /metrics without a token (1/0); by default it needs a token with read scope."
     )
+    zygote: bool = _setting(
+        True, "Fork workers from a zygote (1); 0 starts every worker as a fresh interpreter (slower)."
+    )
     region: str = _setting("us-east-1", "Region shown in ARNs and AWS_REGION inside functions.")
     account_id: str = _setting("000000000000", "Account id shown in function and alias ARNs.")
 

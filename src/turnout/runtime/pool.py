@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from turnout.runtime.forkserver import ForkServer, ForkServerGone
+from turnout.runtime.forkserver import ForkServer, ForkServerGone, spawn_worker
 from turnout.runtime.worker import Reply, Worker, WorkerDied
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Pool:
     one (libraries pre-imported), else from the zygote. The first worker tells which libraries the
     handler loaded, and a template is made from that list in the background."""
 
-    def __init__(self, key: PoolKey, spec: dict[str, Any], zygote: Callable[[], ForkServer]) -> None:
+    def __init__(self, key: PoolKey, spec: dict[str, Any], zygote: Callable[[], ForkServer | None]) -> None:
         self.key = key
         self.spec = spec
         self._zygote = zygote
@@ -98,14 +99,20 @@ class Pool:
 
     async def _start(self) -> Worker:
         server = self.template if self.template is not None and self.template.alive else self._zygote()
+        reaper = None
         try:
+            if server is None:
+                raise ForkServerGone("the zygote is turned off (TURNOUT_ZYGOTE=0)")
             pid, sock = await server.fork("worker", self.spec)
-        except ForkServerGone:
-            if server is self.template:
+        except ForkServerGone as gone:
+            if server is not None and server is self.template:
                 self.template = None
                 return await self._start()
-            raise
-        worker = await Worker.attach(pid, sock)
+            if server is not None:
+                log.warning("zygote unavailable (%s): starting a fresh interpreter instead", gone)
+            process, sock = await asyncio.to_thread(spawn_worker, self.spec)
+            pid, reaper = process.pid, functools.partial(process.wait, 5)
+        worker = await Worker.attach(pid, sock, reaper)
         try:
             reply = await worker.wait_ready(INIT_TIMEOUT)
         except (TimeoutError, WorkerDied) as exc:
@@ -114,13 +121,16 @@ class Pool:
         if reply.header.get("kind") != "ready":
             worker.kill()
             raise FunctionInitFailed(reply)
-        if worker.modules and self.template is None and self._template_task is None:
+        if worker.modules and server is not None and self.template is None and self._template_task is None:
             self._template_task = asyncio.create_task(self._make_template(worker.modules))
         return worker
 
     async def _make_template(self, modules: list[str]) -> None:
         try:
-            pid, sock = await self._zygote().fork("template", self.spec, modules)
+            zygote = self._zygote()
+            if zygote is None:
+                return
+            pid, sock = await zygote.fork("template", self.spec, modules)
             self.template = ForkServer(sock, pid)
             if self.closed:
                 self.template.kill()

@@ -77,6 +77,7 @@ class RuntimeSettings:
     concurrency: int = 16
     idle_seconds: float = 300.0
     reap_interval: float = 1.0
+    zygote: bool = True  # False: every worker is a fresh interpreter (slower; for debugging and baselines)
 
 
 class Supervisor:
@@ -96,7 +97,8 @@ class Supervisor:
         return f"Supervisor(pools={len(self.pools)})"
 
     async def start(self) -> None:
-        self._zygote = start_zygote()
+        if self.settings.zygote:
+            self._zygote = start_zygote()
         self._reaper = asyncio.create_task(self._reap_forever())
 
     async def stop(self) -> None:
@@ -108,8 +110,10 @@ class Supervisor:
         if self._zygote is not None:
             self._zygote.close()
 
-    def zygote(self) -> ForkServer:
+    def zygote(self) -> ForkServer | None:
         """The zygote, restarted if it died (its workers live on: they are attached to us by socket)."""
+        if not self.settings.zygote:
+            return None
         if self._zygote is None or not self._zygote.alive or self._zygote.process.poll() is not None:  # type: ignore[union-attr]
             if self._zygote is not None:
                 log.warning("zygote %d is gone; starting a new one", self._zygote.pid)
