@@ -6,6 +6,7 @@ import logging
 
 import uvicorn
 
+from turnout.api.invoke import InvokeFastPath
 from turnout.app import create_app
 from turnout.settings import Settings
 
@@ -16,7 +17,7 @@ def serve(settings: Settings) -> None:
     )
     if settings.log_level != "debug":
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    app = create_app(settings)
+    app = InvokeFastPath(create_app(settings))
     uvicorn.run(
         app,
         host=settings.host,

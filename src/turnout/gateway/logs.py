@@ -38,6 +38,7 @@ HEADER_KEY = "turnout_log"
 MAX_TEXT = LOG_LIMIT + 1024  # the worker's cap plus its "… dropped" notice; more is cut here
 MAX_PENDING = 10_000  # records queued for the writer; past this new records are dropped (and counted)
 MAX_OPEN_FILES = 64
+BATCH_SECONDS = 0.02  # the writer wakes at most this often: records may show up that much later
 CHUNK = 64 * 1024
 _STOP = object()
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -147,6 +148,7 @@ class LogSink:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
+            time.sleep(BATCH_SECONDS)  # let records gather: one wake-up per batch, not per invocation
             while True:
                 try:
                     batch.append(self._queue.get_nowait())

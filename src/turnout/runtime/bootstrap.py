@@ -22,6 +22,7 @@ SCM_RIGHTS ancillary data.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import inspect
 import io
@@ -316,6 +317,7 @@ def _become(request: Json, sock: socket.socket | None, preloaded: bool) -> None:
                 except BaseException:  # noqa: BLE001, S112 - a library that won't preload is imported later
                     continue
             assert sock is not None
+            gc.freeze()  # what the template loaded stays shared with its workers (no copy-on-write by gc)
             serve_forks(sock, preloaded=True)
         else:
             assert sock is not None

@@ -57,7 +57,8 @@ class Worker:
         return self.reader.at_eof() or self.writer.is_closing()
 
     async def wait_ready(self, timeout: float) -> Reply:
-        reply = await asyncio.wait_for(self._read(), timeout)
+        async with asyncio.timeout(timeout):
+            reply = await self._read()
         if reply.header.get("kind") == "ready":
             self.init_ms = float(reply.header.get("init_ms", 0.0))
             self.modules = list(reply.header.get("modules", []))
@@ -71,7 +72,8 @@ class Worker:
             await self.writer.drain()
         except ConnectionError as exc:
             raise WorkerDied(f"worker {self.pid} died") from exc
-        reply = await asyncio.wait_for(self._read(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: no Task per invocation
+            reply = await self._read()
         self.invocations += 1
         self.last_used = time.monotonic()
         return reply
