@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import zipfile
@@ -63,13 +64,16 @@ def make_zip(files: Mapping[str, str | bytes], symlinks: Mapping[str, str] | Non
     return buffer.getvalue()
 
 
-def write_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
-    """Write a tiny, valid pure-Python wheel: ``<name>/__init__.py`` holding ``__version__``."""
+def write_wheel(
+    folder: Path, name: str, version: str, requires: tuple[str, ...] = (), init: str | None = None
+) -> Path:
+    """Write a tiny, valid pure-Python wheel: ``<name>/__init__.py`` is ``init``, by default just
+    ``__version__``."""
     dist_info = f"{name}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
-        f"{name}/__init__.py": f'__version__ = "{version}"\n',
+        f"{name}/__init__.py": f'__version__ = "{version}"\n' if init is None else init,
         f"{dist_info}/METADATA": metadata,
         f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: turnout-tests\nRoot-Is-Purelib: true\n"
         "Tag: py3-none-any\n",
@@ -195,3 +199,40 @@ def publish(api: httpx.Client, name: str, **body: Any) -> dict:
 
 def error_code(response: httpx.Response) -> str:
     return str(response.json()["error"]["code"])
+
+
+def in_background(call: Callable[[], httpx.Response]) -> Callable[[], httpx.Response]:
+    """Start ``call`` in a thread; the returned function joins it and gives its response (or raises)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["response"] = call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the joining thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def join() -> httpx.Response:
+        thread.join(30)
+        assert not thread.is_alive(), "the background call did not finish"
+        if "error" in box:
+            raise box["error"]
+        response: httpx.Response = box["response"]
+        return response
+
+    return join
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (absent, or a zombie its parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def alive(pid: int) -> bool:
+    return not gone(pid)

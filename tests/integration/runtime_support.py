@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support import deploy, publish
+from tests.support import deploy, publish, write_wheel
 
 # A handler that reports its process, version marker and context, and can be told to misbehave.
 # ``event["wait_for"]``: touch ``event["started"]`` then wait (up to 20 s) until that file exists.
@@ -112,40 +109,9 @@ def token(api: httpx.Client, name: str, *scopes: str) -> str:
     return str(response.json()["token"])
 
 
-def gone(pid: int) -> bool:
-    """The process has exited (absent, or a zombie its parent has not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def alive(pid: int) -> bool:
-    return not gone(pid)
-
-
 def write_package_wheel(folder: Path, name: str, version: str, init: str) -> Path:
-    """A pure-Python wheel whose ``<name>/__init__.py`` is ``init`` (``write_wheel`` fixes the text)."""
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": init,
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: turnout-tests\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n",
-    }
-    record = []
-    for path, text in files.items():
-        data = text.encode()
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0)), text)
-    return wheel
+    """A pure-Python wheel whose ``<name>/__init__.py`` is ``init``."""
+    return write_wheel(folder, name, version, init=init)
 
 
 def under(path: str, folder: Path | str) -> bool:

@@ -66,7 +66,10 @@ def test_init_then_deploy_with_alias_creates_version_1_and_the_alias(
 ) -> None:
     name, folder = new_function(cli, tmp_path)
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
-        ".turnoutignore", "app.py", "events/example.json", "turnout.toml"
+        ".turnoutignore",
+        "app.py",
+        "events/example.json",
+        "turnout.toml",
     ]
 
     out = cli("deploy", folder, "--alias", "prod", "--reason", "first").stdout
@@ -209,8 +212,11 @@ def test_alias_settings_and_secrets(cli: Cli, tmp_path: Path) -> None:
 def test_gc_dry_run_lists_without_deleting(cli: Cli, tmp_path: Path) -> None:
     name, folder = new_function(cli, tmp_path)
     for timeout in ("31", "32", "33"):
-        edit(folder / "turnout.toml", re.search(r"timeout = \d+", (folder / "turnout.toml").read_text())[0],
-             f"timeout = {timeout}")
+        edit(
+            folder / "turnout.toml",
+            re.search(r"timeout = \d+", (folder / "turnout.toml").read_text())[0],
+            f"timeout = {timeout}",
+        )
         cli("deploy", folder, "--publish")
     cli("alias", "set", name, "prod", "2")
 
@@ -309,8 +315,17 @@ def env_for(server: Server) -> dict[str, str]:
 
 def test_the_real_command_deploys_the_example(server: Server, api: httpx.Client) -> None:
     name = unique("example")
-    command = [sys.executable, "-m", "turnout", "deploy", str(ROOT / "examples" / "hello"), "--name", name,
-               "--alias", "prod"]
+    command = [
+        sys.executable,
+        "-m",
+        "turnout",
+        "deploy",
+        str(ROOT / "examples" / "hello"),
+        "--name",
+        name,
+        "--alias",
+        "prod",
+    ]
     done = subprocess.run(command, env=env_for(server), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert api.get(f"/v1/functions/{name}/aliases/prod").json()["target"] == "1"

@@ -7,8 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from tests.support import Server, deploy, error_code, publish, unique, wait_for
+from tests.support import Server, deploy, error_code, in_background, publish, unique, wait_for
 from turnout.cli.main import app
 from turnout.domain.config import FunctionConfig
 from turnout.gateway.invoke import Record
@@ -319,7 +318,7 @@ def test_throttles_and_concurrent_executions_are_counted(single: Server, tmp_pat
             with single.client() as other:
                 return invoke(other, name, "1", started=str(started), wait_for=str(gate))
 
-        held = _in_background(slow)
+        held = in_background(slow)
         wait_for(started.exists, what="the slow invocation to start")
         throttled = invoke(api, name, "1")
         assert (throttled.status_code, error_code(throttled)) == (429, "Throttled")
@@ -332,29 +331,6 @@ def test_throttles_and_concurrent_executions_are_counted(single: Server, tmp_pat
     assert value(after, "turnout_throttles_total", function=name, version="1") == 1
     assert value(after, "turnout_invocations_total", function=name, version="1", outcome="success") == 1
     assert value(after, "turnout_invocations_total", function=name, version="1", outcome="error") == 0
-
-
-def _in_background(call: Callable[[], httpx.Response]) -> Callable[[], httpx.Response]:
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["response"] = call()
-        except BaseException as exc:  # noqa: BLE001 - re-raised when joined
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-
-    def join() -> httpx.Response:
-        thread.join(30)
-        assert not thread.is_alive(), "the background invocation did not finish"
-        if "error" in box:
-            raise box["error"]
-        response: httpx.Response = box["response"]
-        return response
-
-    return join
 
 
 # ---------------------------------------------------------------------------------------------- the sink

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Server, deploy, error_code, publish, unique, wait_for
+from tests.support import Server, alive, deploy, error_code, publish, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +33,6 @@ def quick_reaping(tmp_path: Path) -> Iterator[Server]:
 
 def _pools(api: httpx.Client, name: str) -> dict[str, dict]:
     return {p["version"]: p for p in api.get(f"/v1/functions/{name}/workers").json()["pools"]}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def _two_versions(api: httpx.Client) -> str:
@@ -73,13 +65,13 @@ def test_provisioned_workers_are_warm_stay_warm_and_follow_the_alias(quick_reapi
 
         # an unprovisioned worker scales to zero while the provisioned ones stay
         latest_pid = api.post(f"/v1/functions/{name}/invoke").json()
-        wait_for(lambda: not _alive(latest_pid), timeout=20, what="the $LATEST worker to scale to zero")
-        assert all(_alive(pid) for pid in pool["pids"])
+        wait_for(lambda: not alive(latest_pid), timeout=20, what="the $LATEST worker to scale to zero")
+        assert all(alive(pid) for pid in pool["pids"])
 
         moved = api.put(f"/v1/functions/{name}/aliases/prod", json={"version": 2})
         assert moved.status_code == 200
         assert len(_pools(api, name)["2"]["pids"]) == 2  # the new version was warmed before the ack
-        wait_for(lambda: not any(_alive(pid) for pid in pool["pids"]), timeout=20, what="v1 to scale down")
+        wait_for(lambda: not any(alive(pid) for pid in pool["pids"]), timeout=20, what="v1 to scale down")
 
 
 def test_an_alias_split_spreads_provisioned_workers_by_weight(server: Server, api: httpx.Client) -> None:

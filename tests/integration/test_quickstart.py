@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port, wait_for
+from tests.support import alive, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -35,12 +35,4 @@ def test_scripts_up_starts_turnout_with_the_example_published_behind_prod(tmp_pa
         assert (data / "turnout.db").exists()
     finally:
         os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: not _alive(pid), timeout=20, what="quickstart server to stop")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        wait_for(lambda: not alive(pid), timeout=20, what="quickstart server to stop")

@@ -5,7 +5,6 @@ Real `turnout serve` processes with real zygote, template and worker processes.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,17 +13,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.runtime_support import (
+from tests.integration.runtime_support import function_error, invoke, ok, point, probe, release
+from tests.support import (
+    HELLO,
+    Server,
     alive,
-    function_error,
+    deploy,
+    error_code,
     gone,
-    invoke,
-    ok,
-    point,
-    probe,
-    release,
+    in_background,
+    publish,
+    unique,
+    wait_for,
 )
-from tests.support import HELLO, Server, deploy, error_code, publish, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -88,30 +89,6 @@ def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def tight_api(tight: Server) -> Iterator[httpx.Client]:
     with tight.client() as client:
         yield client
-
-
-def in_background(call: Callable[[], httpx.Response]) -> Callable[[], httpx.Response]:
-    """Run ``call`` on a thread; the returned function joins it and gives its response."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["response"] = call()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the joining thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-
-    def join() -> httpx.Response:
-        thread.join(30)
-        assert not thread.is_alive(), "the background invocation did not finish"
-        if "error" in box:
-            raise box["error"]
-        response: httpx.Response = box["response"]
-        return response
-
-    return join
 
 
 def hold(server: Server, name: str, qualifier: str | None, started: Path, gate: Path) -> Callable[[], Any]:

@@ -88,29 +88,28 @@ def _send_with_fd(control: socket.socket, message: bytes, fd: int) -> None:
 
 def start_zygote() -> ForkServer:
     """Start the zygote: a fresh ``python -I -S bootstrap.py zygote`` that has loaded only the runtime."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    process = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(BOOTSTRAP), "zygote", str(theirs.fileno())],
-        pass_fds=[theirs.fileno()],
-        env=WORKER_ENV,
-        stdin=subprocess.DEVNULL,
-    )
-    theirs.close()
+    process, ours = _run_bootstrap("zygote", socket.SOCK_SEQPACKET)
     log.info("zygote started (pid %d)", process.pid)
     return ForkServer(ours, process.pid, process)
 
 
 def spawn_worker(spec: dict[str, Any]) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """The fallback: a fresh interpreter per worker (slower, needs no zygote)."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    from turnout.runtime.bootstrap import encode
+
+    process, ours = _run_bootstrap("worker", socket.SOCK_STREAM)
+    ours.sendall(encode({"spec": spec}))
+    return process, ours
+
+
+def _run_bootstrap(role: str, kind: socket.SocketKind) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """``python -I -S bootstrap.py ROLE FD``: isolated from the platform, talking over a socket pair."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, kind)
     process = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(BOOTSTRAP), "worker", str(theirs.fileno())],
+        [sys.executable, "-I", "-S", str(BOOTSTRAP), role, str(theirs.fileno())],
         pass_fds=[theirs.fileno()],
         env=WORKER_ENV,
         stdin=subprocess.DEVNULL,
     )
     theirs.close()
-    from turnout.runtime.bootstrap import encode
-
-    ours.sendall(encode({"spec": spec}))
     return process, ours
