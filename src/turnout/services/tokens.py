@@ -67,17 +67,17 @@ class TokenService:
         """Who holds ``token``; a valid token is trusted for ``cache_seconds`` without a store read."""
         if not token:
             raise Unauthorized("this needs an API token: send 'Authorization: Bearer <token>'")
-        digest, now = _hash(token), time.monotonic()
-        cached = self._cache.get(digest)
+        now = time.monotonic()
+        cached = self._cache.get(token)  # keyed by the token itself: a hit needs no sha256
         if cached is not None and cached[1] > now:
             return cached[0]
         with self.store.read() as tx:
-            record = tx.tokens.by_hash(digest)
+            record = tx.tokens.by_hash(_hash(token))
         if record is None:
             raise Unauthorized("the API token is not valid (unknown or deleted)")
         principal = Principal(record.name, record.scopes)
         if self.cache_seconds > 0:
-            self._cache[digest] = (principal, now + self.cache_seconds)
+            self._cache[token] = (principal, now + self.cache_seconds)
         return principal
 
     def create(self, name: str, scopes: frozenset[str]) -> str:
