@@ -10,6 +10,7 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── InvalidWeights           400 InvalidWeights
     │   ├── InvalidAliasTarget       400 InvalidAliasTarget
     │   ├── InvalidBundle            400 InvalidBundle
+    │   ├── InvalidStrategy          400 InvalidStrategy
     │   ├── InvalidRequestContent    400 InvalidRequestContent
     │   ├── HandlerNotFound          400 Function.HandlerNotFound
     │   ├── FunctionImportFailed     400 Function.ImportError
@@ -25,7 +26,9 @@ Messages are for people: they say what was wrong and what to do.
     ├── Conflict                     409 Conflict
     │   ├── VersionInUse             409 VersionInUse
     │   ├── AlreadyExists            409 AlreadyExists
-    │   └── NothingToRollBack        409 NothingToRollBack
+    │   ├── NothingToRollBack        409 NothingToRollBack
+    │   ├── RolloutInProgress        409 RolloutInProgress
+    │   └── InvalidRolloutTransition 409 InvalidRolloutTransition
     ├── PreconditionFailed           412 PreconditionFailed
     ├── DependencyResolutionFailed   422 DependencyResolutionFailed
     ├── RequestTooLarge              413 RequestTooLarge
@@ -79,6 +82,12 @@ class InvalidAliasTarget(InvalidInput):
 
 class InvalidBundle(InvalidInput):
     code = "InvalidBundle"
+
+
+class InvalidStrategy(InvalidInput):
+    """A rollout strategy that cannot be expanded into steps (unknown preset, weights not increasing...)."""
+
+    code = "InvalidStrategy"
 
 
 class InvalidRequestContent(InvalidInput):
@@ -150,6 +159,18 @@ class AlreadyExists(Conflict):
 
 class NothingToRollBack(Conflict):
     code = "NothingToRollBack"
+
+
+class RolloutInProgress(Conflict):
+    """The alias already has a rollout that has not finished."""
+
+    code = "RolloutInProgress"
+
+
+class InvalidRolloutTransition(Conflict):
+    """A rollout was asked to move between two states its transition table does not connect."""
+
+    code = "InvalidRolloutTransition"
 
 
 class PreconditionFailed(TurnoutError):
