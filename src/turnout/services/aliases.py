@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import ParamSpec, TypeVar
 
 from turnout.clock import Clock
 from turnout.domain.alias import Alias, AliasAction, AliasChange, rollback_target
@@ -16,6 +18,9 @@ from turnout.errors import AliasNotFound, InvalidInput, VersionNotFound
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
 from turnout.store import Store, Tx
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,26 @@ def load_alias(tx: Tx, function: Function, name: str) -> Alias:
     return found
 
 
+def _announces_change(method: Callable[P, R]) -> Callable[P, R]:
+    """Tell the change feed after the method's transaction commits (the 2nd argument names the function)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = method(*args, **kwargs)
+        service, function_name = args[0], args[1]
+        service.changes.publish(function_name)  # type: ignore[attr-defined]
+        return result
+
+    return wrapper
+
+
 class AliasService:
     def __init__(self, store: Store, clock: Clock, changes: ChangeFeed | None = None) -> None:
         self.store, self.clock = store, clock
         self.changes = changes or ChangeFeed()
 
-    def _put(
+    @_announces_change
+    def put(
         self,
         function_name: str,
         name: str,
@@ -86,38 +105,6 @@ class AliasService:
             self._record(tx, function, name, action, before, saved.routing, actor, reason)
             return saved, created
 
-    def put(
-        self,
-        function_name: str,
-        name: str,
-        changes: AliasChanges,
-        actor: str,
-        reason: str = "",
-        if_match: str | None = None,
-    ) -> tuple[Alias, bool]:
-        """Create or update an alias. Returns (alias, created)."""
-        result = self._put(function_name, name, changes, actor, reason, if_match)
-        self.changes.publish(function_name)
-        return result
-
-    def delete(self, function_name: str, name: str, actor: str, reason: str = "") -> None:
-        self._delete(function_name, name, actor, reason)
-        self.changes.publish(function_name)
-
-    def swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:
-        """Exchange two aliases' targets in one transaction; their settings stay where they are."""
-        result = self._swap(function_name, a, b, actor, reason)
-        self.changes.publish(function_name)
-        return result
-
-    def rollback(
-        self, function_name: str, name: str, actor: str, to: int | None = None, reason: str = ""
-    ) -> Alias:
-        """Return the alias to its previous target (from history), or to version ``to``."""
-        result = self._rollback(function_name, name, actor, to, reason)
-        self.changes.publish(function_name)
-        return result
-
     def get(self, function_name: str, name: str) -> Alias:
         with self.store.read() as tx:
             return load_alias(tx, load_function(tx, function_name), name)
@@ -126,7 +113,8 @@ class AliasService:
         with self.store.read() as tx:
             return tx.aliases.list(load_function(tx, function_name).id)
 
-    def _delete(self, function_name: str, name: str, actor: str, reason: str = "") -> None:
+    @_announces_change
+    def delete(self, function_name: str, name: str, actor: str, reason: str = "") -> None:
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             alias = load_alias(tx, function, name)
@@ -134,7 +122,8 @@ class AliasService:
             tx.provisioned.remove(function.id, name)
             self._record(tx, function, name, AliasAction.DELETE, alias.routing, None, actor, reason)
 
-    def _swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:
+    @_announces_change
+    def swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:
         """Exchange two aliases' targets in one transaction; their settings stay where they are."""
         if a == b:
             raise InvalidInput(f"cannot swap alias {a!r} with itself")
@@ -157,7 +146,8 @@ class AliasService:
                 )
             return new_first, new_second
 
-    def _rollback(
+    @_announces_change
+    def rollback(
         self, function_name: str, name: str, actor: str, to: int | None = None, reason: str = ""
     ) -> Alias:
         """Return the alias to its previous target (from history), or to version ``to``."""
