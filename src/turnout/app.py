@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,18 +13,30 @@ from typing import Any
 from fastapi import FastAPI
 
 from turnout import __version__
-from turnout.api import aliases, bundles, functions, invoke, observability, provisioning, tokens
+from turnout.api import (
+    aliases,
+    bundles,
+    functions,
+    invoke,
+    observability,
+    provisioning,
+    rollouts,
+    tokens,
+)
 from turnout.api.errors import install_error_handlers
 from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
 from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
 from turnout.domain.function import Function
+from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.invoke import Gateway
 from turnout.gateway.logs import LogSink
 from turnout.gateway.metrics import Metrics
 from turnout.gateway.provisioner import Provisioner
+from turnout.gateway.shadow import Mirror
 from turnout.gateway.table import RoutingTable
+from turnout.gateway.window import Windows
 from turnout.runtime.code import CodeCache
 from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
 from turnout.services import Services
@@ -32,6 +46,7 @@ from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
 from turnout.services.functions import FunctionService
 from turnout.services.provisioning import ProvisioningService
+from turnout.services.rollouts import RolloutService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import ImportCheck, VersionService
 from turnout.settings import Settings
@@ -56,17 +71,19 @@ def build_services(
         max_ratio=settings.bundle_max_ratio,
     )
     changes = ChangeFeed()
+    aliases = AliasService(store, clock, changes)
     return Services(
         bundles=BundleService(store, blobs, limits, clock),
         functions=FunctionService(store, clock, changes),
         versions=VersionService(
             store, blobs, clock, settings.blob_gc_grace_seconds, layers or build_layers(settings), changes
         ),
-        aliases=AliasService(store, clock, changes),
+        aliases=aliases,
         diff=DiffService(store, blobs),
         tokens=TokenService(store, clock, settings.token_cache_seconds),
         changes=changes,
         provisioning=ProvisioningService(store, clock, changes),
+        rollouts=RolloutService(store, clock, changes, aliases),
     )
 
 
@@ -117,8 +134,23 @@ def create_app(
     )
     logs = LogSink(settings.logs_dir, settings.log_max_bytes)
     metrics = Metrics(lambda: supervisor.in_flight, lambda: logs.dropped)
-    gateway.observers += [logs, metrics.observe]
-    gateway.failure_observers.append(metrics.failed)
+    windows = Windows()
+    mirror = Mirror(gateway, windows)
+    gateway.observers += [logs, metrics.observe, windows.observe, mirror.observe]
+    gateway.failure_observers += [metrics.failed, windows.failed]
+    controller = RolloutController(
+        services.rollouts,
+        gateway,
+        windows,
+        mirror,
+        clock,
+        ControllerSettings(
+            tick_s=settings.rollout_tick_ms / 1000,
+            lease_s=max(15.0, settings.rollout_tick_ms / 1000 * 5),
+            node=settings.node_name or f"{socket.gethostname()}-{os.getpid()}",
+        ),
+    )
+    services.rollouts.wake.append(controller.wake)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -130,8 +162,11 @@ def create_app(
         for name in await asyncio.to_thread(services.provisioning.function_names):
             await asyncio.to_thread(table.refresh, name)  # warms their provisioned workers
         services.versions.import_check = _import_check(supervisor, loop)
+        controller.start()
         log.info("Turnout %s on %s; admin token in %s", __version__, store, settings.admin_token_path)
         yield
+        await controller.stop()
+        await mirror.close()
         services.versions.import_check = None
         await supervisor.stop()
         logs.close()
@@ -147,8 +182,9 @@ def create_app(
     app.state.services = services
     app.state.gateway = gateway
     app.state.logs, app.state.metrics = logs, metrics
+    app.state.controller = controller
     install_error_handlers(app)
-    for module in (bundles, functions, aliases, tokens, invoke, provisioning, observability):
+    for module in (bundles, functions, aliases, rollouts, tokens, invoke, provisioning, observability):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"])

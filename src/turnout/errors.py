@@ -22,7 +22,8 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── VersionNotFound          404 VersionNotFound
     │   ├── AliasNotFound            404 AliasNotFound
     │   ├── BundleNotFound           404 BundleNotFound
-    │   └── TokenNotFound            404 TokenNotFound
+    │   ├── TokenNotFound            404 TokenNotFound
+    │   └── RolloutNotFound          404 RolloutNotFound
     ├── Conflict                     409 Conflict
     │   ├── VersionInUse             409 VersionInUse
     │   ├── AlreadyExists            409 AlreadyExists
@@ -142,6 +143,10 @@ class BundleNotFound(NotFound):
 
 class TokenNotFound(NotFound):
     code = "TokenNotFound"
+
+
+class RolloutNotFound(NotFound):
+    code = "RolloutNotFound"
 
 
 class Conflict(TurnoutError):

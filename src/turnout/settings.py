@@ -73,6 +73,12 @@ class Settings:
     zygote: bool = _setting(
         True, "Fork workers from a zygote (1); 0 starts every worker as a fresh interpreter (slower)."
     )
+    rollout_tick_ms: int = _setting(
+        1000, "How often the rollout controller judges each running rollout (milliseconds)."
+    )
+    node_name: str = _setting(
+        "", "This node's name in rollout leases (one node's controller acts on a rollout); empty: host-pid."
+    )
     region: str = _setting("us-east-1", "Region shown in ARNs and AWS_REGION inside functions.")
     account_id: str = _setting("000000000000", "Account id shown in function and alias ARNs.")
 

@@ -14,6 +14,7 @@ from turnout.errors import InvalidInput
 from turnout.services.aliases import AliasChanges
 
 router = APIRouter(prefix="/v1/functions/{name}", tags=["aliases"])
+Force = Annotated[bool, Query(description="abort a rollout that is moving the alias, then apply this change")]
 
 
 def _routing(body: AliasBody) -> Routing | None:
@@ -40,6 +41,7 @@ def put_alias(
     svc: ServicesDep,
     principal: Deployer,
     if_match: IfMatch = None,
+    force: Force = False,
 ) -> dict[str, Any]:
     changes = AliasChanges(
         routing=_routing(body),
@@ -48,7 +50,7 @@ def put_alias(
         secret_keys=None if body.secret_keys is None else frozenset(body.secret_keys),
     )
     saved, created = svc.aliases.put(
-        name, alias, changes, principal.name, body.reason, if_match or body.revision_id
+        name, alias, changes, principal.name, body.reason, if_match or body.revision_id, force
     )
     response.status_code = 201 if created else 200
     response.headers["ETag"] = f'"{saved.revision_id}"'
@@ -78,8 +80,9 @@ def delete_alias(
     svc: ServicesDep,
     principal: Deployer,
     reason: str = "",
+    force: Force = False,
 ) -> None:
-    svc.aliases.delete(name, alias, principal.name, reason)
+    svc.aliases.delete(name, alias, principal.name, reason, force)
 
 
 @router.get("/aliases/{alias}/history")
@@ -100,12 +103,16 @@ def rollback(
     svc: ServicesDep,
     principal: Deployer,
     body: RollbackBody | None = None,
+    force: Force = False,
 ) -> dict[str, Any]:
     body = body or RollbackBody()
-    return views.alias_json(name, svc.aliases.rollback(name, alias, principal.name, body.to, body.reason))
+    rolled = svc.aliases.rollback(name, alias, principal.name, body.to, body.reason, force)
+    return views.alias_json(name, rolled)
 
 
 @router.post("/swap")
-def swap(name: str, body: SwapBody, svc: ServicesDep, principal: Deployer) -> dict[str, Any]:
-    first, second = svc.aliases.swap(name, body.a, body.b, principal.name, body.reason)
+def swap(
+    name: str, body: SwapBody, svc: ServicesDep, principal: Deployer, force: Force = False
+) -> dict[str, Any]:
+    first, second = svc.aliases.swap(name, body.a, body.b, principal.name, body.reason, force)
     return {"aliases": [views.alias_json(name, first), views.alias_json(name, second)]}

@@ -51,6 +51,7 @@ def put_draft(
         environment=body.environment,
         timeout=body.timeout,
         memory=body.memory,
+        idempotent=body.idempotent,
     )
     function, created = svc.functions.put_draft(name, changes, if_match or body.revision_id)
     response.status_code = 201 if created else 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -18,6 +20,9 @@ class DraftBody(_Body):
     environment: dict[str, str] | None = Field(None, description="replaces the whole environment")
     timeout: int | None = Field(None, description="seconds, 1-900")
     memory: int | None = Field(None, description="MB, 128-10240")
+    idempotent: bool | None = Field(
+        None, description="the handler may run twice for one request (allows shadow traffic in rollouts)"
+    )
     revision_id: str | None = Field(None, description="precondition: the draft's current revision id")
 
 
@@ -59,3 +64,65 @@ class GcBody(_Body):
 class TokenBody(_Body):
     name: str
     scopes: list[str]
+
+
+class GatesBody(_Body):
+    max_error_rate: float | None = Field(None, description="the candidate's error rate at most this (0-1)")
+    max_p99_ms: float | None = Field(None, description="the candidate's p99 latency at most this (ms)")
+    max_error_rate_increase: float | None = Field(
+        None, description="the candidate's error rate at most the baseline's plus this (rate points, 0-1)"
+    )
+    max_p99_ratio: float | None = Field(
+        None, description="the candidate's p99 at most the baseline's times this"
+    )
+    max_mismatch_rate: float | None = Field(None, description="shadow: share of answers differing (0-1)")
+    min_p99_increase_ms: float | None = Field(
+        None, description="relative p99 gate: smaller increases always pass (default 5 ms)"
+    )
+    min_invocations: int | None = Field(None, description="candidate invocations needed before judging")
+    alpha: float | None = Field(None, description="significance level of the error-rate tests")
+    custom: str | None = Field(None, description="fn[:qualifier] answering pass/fail each tick")
+
+
+class HookBody(_Body):
+    events: list[Any] | None = Field(None, description="test events to invoke the candidate with")
+    function: str | None = Field(None, description="a validator function, fn[:qualifier]")
+
+
+class ShadowBody(_Body):
+    percent: float = Field(description="share of the alias's live requests mirrored to the candidate")
+    compare_output: bool = False
+    duration_s: int = Field(300, description="how long the shadow phase lasts")
+    only: bool = Field(False, description="shadow only: never move the alias")
+
+
+class StepBody(_Body):
+    weight: float = Field(description="the candidate's share, percent")
+    bake_s: int = Field(0, description="how long the step bakes, seconds")
+
+
+class RolloutBody(_Body):
+    """Start a rollout of an alias to version ``to``. Omitted fields take the documented defaults."""
+
+    to: int = Field(description="the candidate version")
+    strategy: str = Field(
+        "canary", description="all-at-once, canary, linear, steps, blue-green, or a CodeDeploy preset name"
+    )
+    weight: float | None = Field(None, description="canary: the candidate's share, percent (default 10)")
+    bake_s: int | None = Field(None, description="canary/blue-green bake time, seconds (default 300)")
+    step: float | None = Field(None, description="linear: percent added per step (default 10)")
+    interval_s: int | None = Field(None, description="linear: seconds between steps (default 60)")
+    steps: list[StepBody] | None = Field(None, description="steps: explicit weights and bake times")
+    gates: GatesBody | None = None
+    no_gates: bool = Field(False, description="judge nothing: a timed rollout (hooks still run)")
+    window_s: int = Field(60, description="the gates look at most this far back (seconds)")
+    pre_hook: HookBody | None = None
+    post_hook: HookBody | None = None
+    hook_timeout_s: int = 300
+    max_hold_s: int = 600
+    shadow: ShadowBody | None = None
+    warm: bool = Field(True, description="warm candidate workers before each step")
+
+
+class RolloutActionBody(_Body):
+    reason: str = ""

@@ -23,6 +23,14 @@ alias_app = typer.Typer(
 FunctionArg = Annotated[str, typer.Argument(metavar="FUNCTION", help="The function's name.")]
 AliasArg = Annotated[str, typer.Argument(metavar="ALIAS", help="The alias's name, e.g. prod.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: kept in the alias's history.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Abort a running rollout of this alias first (without it the change is refused with "
+        "RolloutInProgress).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -42,13 +50,32 @@ def find_alias(api: ApiClient, function: str, alias: str) -> dict[str, Any] | No
     return found
 
 
+def force_param(force: bool) -> str | None:
+    """The ``force`` query parameter of the alias mutations: ``"true"`` aborts a running rollout first."""
+    return "true" if force else None
+
+
 def point_alias(
-    api: ApiClient, function: str, alias: str, body: dict[str, Any], if_match: str | None = None
+    api: ApiClient,
+    function: str,
+    alias: str,
+    body: dict[str, Any],
+    if_match: str | None = None,
+    force: bool = False,
 ) -> tuple[str | None, Reply]:
-    """PUT the alias; returns its target before the change (``None`` if new) and the API's reply."""
+    """PUT the alias; returns its target before the change (``None`` if new) and the API's reply.
+
+    ``force``: abort a rollout of the alias that is running (otherwise the API refuses: RolloutInProgress).
+    """
     before = find_alias(api, function, alias)
     headers = {"If-Match": f'"{if_match}"'} if if_match else None
-    reply = api.call("PUT", api_path("functions", function, "aliases", alias), json=body, headers=headers)
+    reply = api.call(
+        "PUT",
+        api_path("functions", function, "aliases", alias),
+        params={"force": force_param(force)},
+        json=body,
+        headers=headers,
+    )
     return (None if before is None else str(before["target"])), reply
 
 
@@ -149,6 +176,7 @@ def set_alias(
             "--if-match", metavar="REVISION", help="Change it only if the alias's revision is still this one."
         ),
     ] = None,
+    force: ForceOption = False,
     output: OutputOption = Output.table,
 ) -> None:
     """Create or move an alias; set its settings.
@@ -169,7 +197,7 @@ def set_alias(
         raise typer.BadParameter("nothing to change: give a TARGET, --setting, --secret or --description")
     body["reason"] = reason
     with ApiClient.from_environ() as api:
-        before, reply = point_alias(api, function, alias, body, if_match)
+        before, reply = point_alias(api, function, alias, body, if_match, force=force)
     if output is Output.json:
         render.print_json(reply.body)
         return
@@ -193,10 +221,13 @@ def list_aliases(function: FunctionArg, output: OutputOption = Output.table) -> 
 
 
 @alias_app.command("rm")
-def remove_alias(function: FunctionArg, alias: AliasArg, reason: ReasonOption = "") -> None:
+def remove_alias(
+    function: FunctionArg, alias: AliasArg, reason: ReasonOption = "", force: ForceOption = False
+) -> None:
     """Delete an alias (its versions stay)."""
     with ApiClient.from_environ() as api:
-        api.delete(api_path("functions", function, "aliases", alias), reason=reason or None)
+        path = api_path("functions", function, "aliases", alias)
+        api.delete(path, reason=reason or None, force=force_param(force))
     render.say(f"deleted alias {alias} of {function}")
 
 
@@ -231,6 +262,9 @@ def swap(
     a: Annotated[str, typer.Argument(metavar="ALIAS_A", help="One alias, e.g. staging.")],
     b: Annotated[str, typer.Argument(metavar="ALIAS_B", help="The other, e.g. prod.")],
     reason: ReasonOption = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Abort a running rollout of either alias first.")
+    ] = False,
     output: OutputOption = Output.table,
 ) -> None:
     """Exchange the targets of two aliases at once (blue/green); their settings stay put.
@@ -238,7 +272,9 @@ def swap(
     Example: `turnout swap hello staging prod`.
     """
     with ApiClient.from_environ() as api:
-        data = api.post(api_path("functions", function, "swap"), json={"a": a, "b": b, "reason": reason})
+        body = {"a": a, "b": b, "reason": reason}
+        params = {"force": force_param(force)}
+        data = api.post(api_path("functions", function, "swap"), json=body, params=params)
     if output is Output.json:
         render.print_json(data)
         return
@@ -257,6 +293,7 @@ def rollback(
         ),
     ] = None,
     reason: ReasonOption = "",
+    force: ForceOption = False,
     output: OutputOption = Output.table,
 ) -> None:
     """Point an alias back where it was before its last move (or at --to N).
@@ -266,7 +303,8 @@ def rollback(
     with ApiClient.from_environ() as api:
         before = find_alias(api, function, alias)
         body = {"to": to, "reason": reason}
-        data = api.post(api_path("functions", function, "aliases", alias, "rollback"), json=body)
+        path = api_path("functions", function, "aliases", alias, "rollback")
+        data = api.post(path, json=body, params={"force": force_param(force)})
     if output is Output.json:
         render.print_json(data)
         return

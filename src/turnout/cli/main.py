@@ -11,7 +11,18 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from turnout.cli import aliases, deployment, diff, functions, invoke, logs, provision, server, tokens
+from turnout.cli import (
+    aliases,
+    deployment,
+    diff,
+    functions,
+    invoke,
+    logs,
+    provision,
+    rollout,
+    server,
+    tokens,
+)
 from turnout.cli.client import CliError
 
 HELP = """Turnout: versions, aliases and safe updates for Python functions.
@@ -51,6 +62,7 @@ invoke.register(app)
 logs.register(app)
 provision.register(app)
 aliases.register(app)
+rollout.register(app)
 functions.register_cleanup(app)
 tokens.register(app)
 

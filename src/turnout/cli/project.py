@@ -15,7 +15,7 @@ from turnout.domain.config import DEFAULT_MEMORY, DEFAULT_TIMEOUT
 
 DEFAULT_HANDLER = "app.handler"
 FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-KEYS = ("name", "handler", "description", "timeout", "memory", "environment")
+KEYS = ("name", "handler", "description", "timeout", "memory", "idempotent", "environment")
 
 # file written by `init` -> template in turnout/scaffold
 TEMPLATES = {
@@ -36,6 +36,7 @@ class Project:
     description: str = ""
     timeout: int = DEFAULT_TIMEOUT
     memory: int = DEFAULT_MEMORY
+    idempotent: bool = False
     environment: dict[str, str] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
@@ -45,6 +46,7 @@ class Project:
             "description": self.description,
             "timeout": self.timeout,
             "memory": self.memory,
+            "idempotent": self.idempotent,
             "environment": dict(self.environment),
         }
 
@@ -69,8 +71,16 @@ def load_project(folder: Path) -> Project:
         description=_typed(path, data, "description", str, ""),
         timeout=_typed(path, data, "timeout", int, DEFAULT_TIMEOUT),
         memory=_typed(path, data, "memory", int, DEFAULT_MEMORY),
+        idempotent=_flag(path, data, "idempotent"),
         environment=_environment(path, data.get("environment", {})),
     )
+
+
+def _flag(path: Path, data: dict[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise CliError("InvalidConfig", f"{path}: {key} must be true or false, got {value!r}")
+    return value
 
 
 def _typed(path: Path, data: dict[str, Any], key: str, kind: type, default: Any) -> Any:

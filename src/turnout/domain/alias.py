@@ -36,6 +36,7 @@ class AliasAction(StrEnum):
     SWAP = "swap"
     ROLLBACK = "rollback"
     DELETE = "delete"
+    ROLLOUT = "rollout"  # a rollout step (its automatic rollback is recorded as ``rollback``)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,12 @@ class FunctionConfig:
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout: int = DEFAULT_TIMEOUT
     memory: int = DEFAULT_MEMORY
+    # the handler may run twice for one request with no harm: required for shadow traffic
+    idempotent: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.idempotent, bool):
+            raise InvalidInput("idempotent is true or false")
         object.__setattr__(self, "handler", check_handler(self.handler))
         object.__setattr__(self, "environment", dict(sorted(self.environment.items())))
         _check_range("timeout", self.timeout, TIMEOUT_RANGE, "seconds")
@@ -49,6 +53,8 @@ class FunctionConfig:
             "environment": dict(self.environment),
             "timeout": self.timeout,
             "memory": self.memory,
+            # only when set, so the fingerprints of versions published before the field existed hold
+            **({"idempotent": True} if self.idempotent else {}),
         }
 
     @classmethod
@@ -59,6 +65,7 @@ class FunctionConfig:
             environment=data.get("environment", {}),
             timeout=data.get("timeout", DEFAULT_TIMEOUT),
             memory=data.get("memory", DEFAULT_MEMORY),
+            idempotent=data.get("idempotent", False),
         )
 
 

@@ -69,6 +69,7 @@ class Window:
     p50_ms: float | None = None
     p90_ms: float | None = None
     p99_ms: float | None = None
+    cold_starts: int = 0
 
     @property
     def error_count(self) -> int:
@@ -97,14 +98,18 @@ class Metrics:
     baseline: Window = field(default_factory=Window)
     candidate: Window = field(default_factory=Window)
     custom: Check | None = None
+    shadow: Window = field(default_factory=Window)  # the candidate's mirrored calls (answers discarded)
+    compared: int = 0  # mirrored calls whose output was compared with the baseline's answer
+    mismatches: int = 0  # ... and differed from it
 
 
 @dataclass(frozen=True)
 class Gates:
     """The limits a step must stay within. ``None`` turns a gate off.
 
-    ``max_error_rate_increase`` is in rate points (0.01: at most one point worse than the baseline);
-    ``max_p99_ratio`` is a factor (1.5: the candidate's p99 at most 1.5 times the baseline's).
+        ``max_error_rate_increase`` is in rate points (0.01: at most one point worse than the baseline);
+        ``max_p99_ratio`` is a factor (1.5: the candidate's p99 at most 1.5 times the baseline's), except that
+    a p99 within ``min_p99_increase_ms`` of the baseline's always passes.
     """
 
     max_error_rate: float | None = None
@@ -114,12 +119,18 @@ class Gates:
     min_invocations: int = 100
     alpha: float = 0.01
     custom: str | None = None
+    max_mismatch_rate: float | None = None  # shadow phase, when outputs are compared
+    # the relative p99 gate ignores differences smaller than this: sub-millisecond p99s jitter by
+    # several times between processes, which is noise, not a regression
+    min_p99_increase_ms: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("max_error_rate", "max_error_rate_increase"):
+        for name in ("max_error_rate", "max_error_rate_increase", "max_mismatch_rate"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < 1:
                 raise InvalidInput(f"{name} is a rate from 0 to below 1, not {value}")
+        if self.min_p99_increase_ms < 0:
+            raise InvalidInput(f"min_p99_increase_ms cannot be negative, not {self.min_p99_increase_ms}")
         for name in ("max_p99_ms", "max_p99_ratio"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -167,6 +178,28 @@ def evaluate(gates: Gates, metrics: Metrics, *, relative: bool = True) -> tuple[
         results.append(_relative_p99(gates, cand, base, gates.max_p99_ratio))
     if gates.custom is not None:
         results.append(_custom(gates.custom, metrics.custom))
+    return tuple(results)
+
+
+def evaluate_shadow(gates: Gates, metrics: Metrics) -> tuple[GateResult, ...]:
+    """Judge the shadow phase: the candidate's mirrored calls stand in for its traffic (against the
+    baseline's live window), and, when outputs are compared, the share that differed from the baseline's.
+
+    >>> gates = Gates(max_mismatch_rate=0.0, min_invocations=20)
+    >>> [r.verdict.value for r in evaluate_shadow(gates, Metrics(compared=20, mismatches=3))]
+    ['fail']
+    """
+    mirrored = Metrics(metrics.baseline, metrics.shadow, metrics.custom)
+    results = [r for r in evaluate(gates, mirrored) if not r.gate.startswith("custom:")]
+    if gates.max_mismatch_rate is not None:
+        compared = Window(metrics.compared, {"mismatch": metrics.mismatches})
+        too_few = _too_few("output_mismatch", gates, compared, "shadow")
+        if too_few is None:
+            limit = gates.max_mismatch_rate
+            p_value = binomial_tail(metrics.mismatches, metrics.compared, limit)
+            results.append(_judge_rate("output_mismatch", gates, compared.error_rate, limit, p_value))
+        else:
+            results.append(too_few)
     return tuple(results)
 
 
@@ -277,7 +310,9 @@ def _relative_p99(gates: Gates, cand: Window, base: Window, ratio: float) -> Gat
         return too_few
     if base.p99_ms is None:
         return GateResult(gate, Verdict.PENDING, f"{gate}: the baseline reported no p99 yet")
-    return _judge_latency(gate, cand.p99_ms, base.p99_ms * ratio)
+    return _judge_latency(
+        gate, cand.p99_ms, max(base.p99_ms * ratio, base.p99_ms + gates.min_p99_increase_ms)
+    )
 
 
 def _custom(name: str, check: Check | None) -> GateResult:

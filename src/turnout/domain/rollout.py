@@ -9,18 +9,22 @@ bake time left after a restart or a pause comes from the persisted step start an
 
 States and the only legal moves (:func:`transition` raises ``InvalidRolloutTransition`` on any other)::
 
-    pending      -> pre-hook | stepping | paused | rolling-back
-    pre-hook     -> stepping | failed | paused | rolling-back
+    pending      -> pre-hook | shadow | stepping | paused | rolling-back
+    pre-hook     -> shadow | stepping | failed | paused | rolling-back
+    shadow       -> stepping | succeeded | failed | paused | rolling-back
     stepping     -> baking | paused | rolling-back
     baking       -> stepping | post-hook | succeeded | paused | rolling-back
     post-hook    -> succeeded | paused | rolling-back
-    paused       -> the state it paused from (pending | pre-hook | stepping | baking | post-hook)
+    paused       -> the state it paused from (pending | pre-hook | shadow | stepping | baking | post-hook)
                     | rolling-back
     rolling-back -> rolled-back | aborted | failed
     succeeded, rolled-back, failed, aborted: terminal
 
-What each tick does: ``pending`` starts the pre-traffic hook (or, with none, goes straight to the first
-step); ``pre-hook`` waits for its result - failure or timeout ends ``failed`` without the alias ever moving;
+What each tick does: ``pending`` starts the pre-traffic hook (or, with none, goes on); ``pre-hook`` waits
+for its result - failure or timeout ends ``failed`` without the alias ever moving; then, when the policy
+has a shadow phase, ``shadow``: live requests are mirrored to the candidate (its answers discarded) for
+``shadow_s`` and judged by the same gates plus output mismatches - failure ends ``failed`` (the alias
+never moved), success goes to the first step, or ends ``succeeded`` for a shadow-only rollout;
 ``stepping`` means step i's weights were just set: the next tick starts its bake (``baking``); ``baking``
 judges the gates every tick - a failure rolls back at once, the bake time is a minimum, and a gate that
 cannot judge when the bake is over holds the step for up to ``max_hold_s`` (counted from the first tick
@@ -42,7 +46,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from turnout.domain.gates import Check, Figures, Gates, Metrics, Verdict, evaluate, overall
+from turnout.domain.gates import (
+    Check,
+    Figures,
+    GateResult,
+    Gates,
+    Metrics,
+    Verdict,
+    evaluate,
+    evaluate_shadow,
+    overall,
+)
 from turnout.domain.routing import BASIS_POINTS, Route, Routing
 from turnout.domain.strategy import Strategy
 from turnout.errors import InvalidAliasTarget, InvalidInput, InvalidRolloutTransition
@@ -51,6 +65,7 @@ from turnout.errors import InvalidAliasTarget, InvalidInput, InvalidRolloutTrans
 class State(StrEnum):
     PENDING = "pending"
     PRE_HOOK = "pre-hook"
+    SHADOW = "shadow"
     STEPPING = "stepping"
     BAKING = "baking"
     POST_HOOK = "post-hook"
@@ -64,12 +79,15 @@ class State(StrEnum):
 
 _S = State
 TRANSITIONS: Mapping[State, frozenset[State]] = {
-    _S.PENDING: frozenset({_S.PRE_HOOK, _S.STEPPING, _S.PAUSED, _S.ROLLING_BACK}),
-    _S.PRE_HOOK: frozenset({_S.STEPPING, _S.FAILED, _S.PAUSED, _S.ROLLING_BACK}),
+    _S.PENDING: frozenset({_S.PRE_HOOK, _S.SHADOW, _S.STEPPING, _S.PAUSED, _S.ROLLING_BACK}),
+    _S.PRE_HOOK: frozenset({_S.SHADOW, _S.STEPPING, _S.FAILED, _S.PAUSED, _S.ROLLING_BACK}),
+    _S.SHADOW: frozenset({_S.STEPPING, _S.SUCCEEDED, _S.FAILED, _S.PAUSED, _S.ROLLING_BACK}),
     _S.STEPPING: frozenset({_S.BAKING, _S.PAUSED, _S.ROLLING_BACK}),
     _S.BAKING: frozenset({_S.STEPPING, _S.POST_HOOK, _S.SUCCEEDED, _S.PAUSED, _S.ROLLING_BACK}),
     _S.POST_HOOK: frozenset({_S.SUCCEEDED, _S.PAUSED, _S.ROLLING_BACK}),
-    _S.PAUSED: frozenset({_S.PENDING, _S.PRE_HOOK, _S.STEPPING, _S.BAKING, _S.POST_HOOK, _S.ROLLING_BACK}),
+    _S.PAUSED: frozenset(
+        {_S.PENDING, _S.PRE_HOOK, _S.SHADOW, _S.STEPPING, _S.BAKING, _S.POST_HOOK, _S.ROLLING_BACK}
+    ),
     _S.ROLLING_BACK: frozenset({_S.ROLLED_BACK, _S.ABORTED, _S.FAILED}),
     _S.SUCCEEDED: frozenset(),
     _S.ROLLED_BACK: frozenset(),
@@ -99,9 +117,11 @@ class Action(StrEnum):
     """What the controller does with a decision. ``set-weights``/``promote``/``roll-back`` come with the
     routing to set (``promote``: the candidate at 100%). ``run-pre-hook``/``run-post-hook`` repeat every tick
     while the hook has not reported: start it unless it already runs (so a restarted controller starts it
-    again). ``finish``: the rollout is over; stop ticking it (blue-green: let the idle version cool)."""
+    again). ``shadow``: keep mirroring live requests to the candidate. ``finish``: the rollout is over; stop
+    ticking it (blue-green: let the idle version cool)."""
 
     RUN_PRE_HOOK = "run-pre-hook"
+    SHADOW = "shadow"
     SET_WEIGHTS = "set-weights"
     PROMOTE = "promote"
     HOLD = "hold"
@@ -112,17 +132,24 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class Policy:
-    """How a rollout is judged: its gates, its hooks (named checks the controller runs) and its patience."""
+    """How a rollout is judged: its gates, its hooks (named checks the controller runs), its patience and
+    its shadow phase (``shadow_s`` seconds of mirrored traffic before any step; ``shadow_only``: just it)."""
 
     gates: Gates = field(default_factory=Gates)
     pre_hook: str | None = None
     post_hook: str | None = None
     hook_timeout_s: int = 300
     max_hold_s: int = 600
+    shadow_s: int | None = None
+    shadow_only: bool = False
 
     def __post_init__(self) -> None:
         if self.hook_timeout_s < 1 or self.max_hold_s < 0:
             raise InvalidInput("hook_timeout_s must be at least 1 and max_hold_s at least 0")
+        if self.shadow_s is not None and self.shadow_s < 0:
+            raise InvalidInput("shadow_s cannot be negative")
+        if self.shadow_only and self.shadow_s is None:
+            raise InvalidInput("a shadow-only rollout needs a shadow phase (shadow_s)")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,7 +224,15 @@ class Rollout:
 
     @property
     def candidate_bp(self) -> int:
+        """The candidate's share as the current step set it (see :attr:`serving_bp` for what is in effect)."""
         return self.strategy.steps[self.step].weight_bp if self.step >= 0 else 0
+
+    @property
+    def serving_bp(self) -> int:
+        """The candidate's share in effect now: none once rolled back, aborted or failed."""
+        if self.state in (State.ROLLING_BACK, State.ROLLED_BACK, State.ABORTED, State.FAILED):
+            return 0
+        return self.candidate_bp
 
     def routing(self, candidate_bp: int) -> Routing:
         """The alias's target with the candidate at ``candidate_bp``."""
@@ -290,8 +325,18 @@ class _Tick:
     def judge(self) -> tuple[Verdict, str, Figures]:
         """The gates' verdict; relative gates only while the step leaves the baseline some traffic."""
         results = evaluate(self.policy.gates, self.metrics, relative=self.rollout.candidate_bp < BASIS_POINTS)
-        verdict = overall(results)
         figures = {**self.metrics.candidate.figures("candidate"), **self.metrics.baseline.figures("baseline")}
+        return self._verdict(results, figures)
+
+    def judge_shadow(self) -> tuple[Verdict, str, Figures]:
+        """The shadow phase's verdict: the mirrored calls and the output comparison."""
+        m = self.metrics
+        figures = {**m.shadow.figures("shadow"), **m.baseline.figures("baseline")}
+        figures.update({"shadow.compared": m.compared, "shadow.mismatches": m.mismatches})
+        return self._verdict(evaluate_shadow(self.policy.gates, m), figures)
+
+    def _verdict(self, results: tuple[GateResult, ...], figures: Figures) -> tuple[Verdict, str, Figures]:
+        verdict = overall(results)
         for result in results:
             figures.update(result.figures)
         shown = [r.reason for r in results if r.verdict is verdict] or ["no gates"]
@@ -335,7 +380,7 @@ def resume(rollout: Rollout, now: datetime) -> Decision:
         raise InvalidRolloutTransition(f"only a paused rollout can resume; this one is {rollout.state.value}")
     paused = now - rollout.paused_at
     clocks = {k: v + paused for k in ("step_started_at", "held_since") if (v := getattr(rollout, k))}
-    reason = f"resumed after {paused.total_seconds():g}s paused"
+    reason = f"resumed after {paused.total_seconds():.1f}s paused"
     back = rollout.paused_from
     return _move(rollout, now, Action.HOLD, back, reason, paused_from=None, paused_at=None, **clocks)
 
@@ -347,9 +392,12 @@ def abort(rollout: Rollout, now: datetime, reason: str = "aborted by an operator
 
 
 def promote(rollout: Rollout, policy: Policy, now: datetime, reason: str = "promoted") -> Decision:
-    """Skip what is left of a baking rollout's steps, bakes and gates: the candidate gets 100% now."""
-    if rollout.state is not State.BAKING:
-        raise InvalidRolloutTransition(f"only a baking rollout can be promoted, not a {rollout.state} one")
+    """Skip what is left of the steps, bakes and gates (or the shadow phase): the candidate gets 100% now."""
+    movable = (State.BAKING, State.STEPPING) + (() if policy.shadow_only else (State.SHADOW,))
+    if rollout.state not in movable:
+        raise InvalidRolloutTransition(
+            f"only a baking, stepping or shadowing rollout can be promoted, not a {rollout.state} one"
+        )
     return _advance(rollout, policy, now, reason, {}, to_last=True)
 
 
@@ -421,13 +469,46 @@ def _wait_for_hook(t: _Tick, check: Check | None, name: str | None, action: Acti
 
 def _pending(t: _Tick) -> Decision:
     if t.policy.pre_hook is None:
-        return t.advance("no pre-traffic hook")
+        return _after_pre_hook(t, "no pre-traffic hook")
     return t.move(Action.RUN_PRE_HOOK, State.PRE_HOOK, f"running pre-traffic hook {t.policy.pre_hook}")
 
 
 def _pre_hook(t: _Tick) -> Decision:
     waiting = _wait_for_hook(t, t.pre_hook, t.policy.pre_hook, Action.RUN_PRE_HOOK)
-    return waiting or t.advance("pre-traffic hook passed")
+    return waiting or _after_pre_hook(t, "pre-traffic hook passed")
+
+
+def _after_pre_hook(t: _Tick, why: str) -> Decision:
+    if t.policy.shadow_s is None:
+        return t.advance(why)
+    reason = f"{why}; mirroring live requests to candidate {t.rollout.candidate} for {t.policy.shadow_s}s"
+    return _move(
+        t.rollout, t.now, Action.SHADOW, State.SHADOW, reason, step_started_at=t.now, held_since=None
+    )
+
+
+def _shadow(t: _Tick) -> Decision:
+    r, now = t.rollout, t.now
+    verdict, why, figures = t.judge_shadow()
+    if verdict is Verdict.FAIL:
+        return t.move(
+            Action.FINISH, State.FAILED, f"shadow phase failed: {why}; the alias never moved", figures
+        )
+    started = r.step_started_at or now
+    figures["shadow_left_s"] = left = max(0.0, (t.policy.shadow_s or 0) - (now - started).total_seconds())
+    if left > 0:
+        return t.move(Action.SHADOW, State.SHADOW, f"shadow phase, {left:g}s left", figures)
+    if verdict is Verdict.PASS or t.policy.shadow_s == 0:
+        if t.policy.shadow_only:
+            return t.move(Action.FINISH, State.SUCCEEDED, f"shadow phase passed: {why}", figures)
+        return t.advance(f"shadow phase passed: {why}", figures)
+    held_since = r.held_since or now
+    figures["held_s"] = held = (now - held_since).total_seconds()
+    if held >= t.policy.max_hold_s:
+        reason = f"shadow phase cannot judge after holding {held:g}s: {why}; the alias never moved"
+        return t.move(Action.FINISH, State.FAILED, reason, figures)
+    reason = f"shadow phase holding {held:g}s of {t.policy.max_hold_s}s until the gates can judge: {why}"
+    return _move(r, now, Action.SHADOW, State.SHADOW, reason, figures, held_since=held_since)
 
 
 def _stepping(t: _Tick) -> Decision:
@@ -475,7 +556,9 @@ def _paused(t: _Tick) -> Decision:
 
 def _rolling_back(t: _Tick) -> Decision:
     ends_as = t.rollout.ends_as or State.ROLLED_BACK
-    return t.move(Action.FINISH, ends_as, f"baseline {t.rollout.baseline} serves 100%; {ends_as}")
+    cause = next((r.reason for r in reversed(t.rollout.history) if r.action is Action.ROLL_BACK), "")
+    reason = f"{ends_as}, baseline {t.rollout.baseline} serves 100%" + (f": {cause}" if cause else "")
+    return t.move(Action.FINISH, ends_as, reason)
 
 
 def _finished(t: _Tick) -> Decision:
@@ -485,6 +568,7 @@ def _finished(t: _Tick) -> Decision:
 _HANDLERS = {
     State.PENDING: _pending,
     State.PRE_HOOK: _pre_hook,
+    State.SHADOW: _shadow,
     State.STEPPING: _stepping,
     State.BAKING: _baking,
     State.POST_HOOK: _post_hook,

@@ -171,3 +171,53 @@ def preset(name: str) -> Strategy:
     else:
         strategy = linear(int(match["linear"]) * 100, int(match["every"]) * 60)
     return replace(strategy, name=match[0].removeprefix("CodeDeployDefault.").removeprefix("Lambda"))
+
+
+def build(
+    name: str,
+    *,
+    weight_bp: int | None = None,
+    bake_s: int | None = None,
+    step_bp: int | None = None,
+    interval_s: int | None = None,
+    steps: Iterable[tuple[int, int]] | None = None,
+) -> Strategy:
+    """A strategy by kind with its parameters (defaults: canary 10% for 300 s, linear 10% every 60 s,
+    blue-green bake 300 s), or a preset by name. Parameters that the kind does not use are refused.
+
+    >>> build("linear", step_bp=2500, interval_s=30).steps
+    (Step(25%, 30s), Step(50%, 30s), Step(75%, 30s), Step(100%, 0s))
+    >>> build("Canary10Percent5Minutes").name
+    'Canary10Percent5Minutes'
+    """
+    planned = None if steps is None else list(steps)
+    given: dict[str, object] = {
+        "weight": weight_bp,
+        "bake_s": bake_s,
+        "step": step_bp,
+        "interval_s": interval_s,
+        "steps": planned,
+    }
+    uses = {
+        Kind.ALL_AT_ONCE.value: set(),
+        Kind.CANARY.value: {"weight", "bake_s"},
+        Kind.LINEAR.value: {"step", "interval_s"},
+        Kind.STEPS.value: {"steps"},
+        Kind.BLUE_GREEN.value: {"bake_s"},
+    }.get(name)
+    extra = sorted(k for k, v in given.items() if v is not None and (uses is None or k not in uses))
+    if extra:
+        raise InvalidStrategy(f"strategy {name!r} does not take {', '.join(extra)}", name=name)
+    if name == Kind.ALL_AT_ONCE:
+        return all_at_once()
+    if name == Kind.CANARY:
+        return canary(1000 if weight_bp is None else weight_bp, 300 if bake_s is None else bake_s)
+    if name == Kind.LINEAR:
+        return linear(1000 if step_bp is None else step_bp, 60 if interval_s is None else interval_s)
+    if name == Kind.STEPS:
+        if not planned:
+            raise InvalidStrategy("strategy 'steps' needs its steps (weight and bake time each)")
+        return explicit(planned)
+    if name == Kind.BLUE_GREEN:
+        return blue_green(300 if bake_s is None else bake_s)
+    return preset(name)

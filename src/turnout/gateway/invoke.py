@@ -48,6 +48,7 @@ class Record:
     target: Target
     qualifier: str | None
     outcome: Outcome
+    payload: bytes = b""  # the request (shadow traffic replays it)
 
 
 class Gateway:
@@ -94,7 +95,7 @@ class Gateway:
         if outcome.error is None and len(outcome.payload) > self.max_response_bytes:
             outcome.error = _response_too_large(len(outcome.payload), self.max_response_bytes)
             outcome.payload = b""
-        record = Record(request_id, target, call.qualifier, outcome)
+        record = Record(request_id, target, call.qualifier, outcome, call.payload)
         for observer in self.observers:
             observer(record)
         return request_id, outcome

@@ -46,13 +46,29 @@ class Pool:
         self.idle: list[Worker] = []
         self.busy = 0
         self.starting = 0
-        self.min_warm = 0
+        # warm workers this pool keeps, by who wants them ("provisioned", "rollout:7", ...); the most wins
+        self.floors: dict[str, int] = {}
         self.template: ForkServer | None = None
         self._template_task: asyncio.Task[None] | None = None
         self.closed = False
 
     def __repr__(self) -> str:
         return f"Pool({self.key}, idle={len(self.idle)}, busy={self.busy})"
+
+    @property
+    def min_warm(self) -> int:
+        return max(self.floors.values(), default=0)
+
+    @min_warm.setter
+    def min_warm(self, count: int) -> None:
+        """Provisioned concurrency's floor (other floors are set in ``floors`` by name)."""
+        self.set_floor("provisioned", count)
+
+    def set_floor(self, owner: str, count: int) -> None:
+        if count > 0:
+            self.floors[owner] = count
+        else:
+            self.floors.pop(owner, None)
 
     @property
     def size(self) -> int:

@@ -10,6 +10,7 @@ from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
 from turnout.services.functions import FunctionService
 from turnout.services.provisioning import ProvisioningService
+from turnout.services.rollouts import RolloutService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import VersionService
 
@@ -24,3 +25,4 @@ class Services:
     tokens: TokenService
     changes: ChangeFeed
     provisioning: ProvisioningService
+    rollouts: RolloutService

@@ -10,11 +10,13 @@ from dataclasses import dataclass, replace
 from typing import ParamSpec, TypeVar
 
 from turnout.clock import Clock
+from turnout.domain import rollout as rollout_machine
 from turnout.domain.alias import Alias, AliasAction, AliasChange, rollback_target
 from turnout.domain.function import Function
+from turnout.domain.gates import Metrics
 from turnout.domain.names import check_alias_name, check_env_key
 from turnout.domain.routing import Routing
-from turnout.errors import AliasNotFound, InvalidInput, VersionNotFound
+from turnout.errors import AliasNotFound, InvalidInput, RolloutInProgress, VersionNotFound
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
 from turnout.store import Store, Tx
@@ -69,8 +71,10 @@ class AliasService:
         actor: str,
         reason: str = "",
         if_match: str | None = None,
+        force: bool = False,
     ) -> tuple[Alias, bool]:
-        """Create or update an alias. Returns (alias, created)."""
+        """Create or update an alias. Returns (alias, created). Moving an alias that a rollout is moving
+        is refused (``RolloutInProgress``) unless ``force``, which aborts the rollout first."""
         check_alias_name(name)
         _check_settings(changes)
         with self.store.write() as tx:
@@ -93,6 +97,8 @@ class AliasService:
             )
             if not created and updated == current:
                 return current, False
+            if not created and updated.routing != current.routing:
+                self._end_rollout(tx, function, name, actor, force)
             action = (
                 AliasAction.CREATE
                 if created
@@ -114,22 +120,29 @@ class AliasService:
             return tx.aliases.list(load_function(tx, function_name).id)
 
     @_announces_change
-    def delete(self, function_name: str, name: str, actor: str, reason: str = "") -> None:
+    def delete(
+        self, function_name: str, name: str, actor: str, reason: str = "", force: bool = False
+    ) -> None:
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             alias = load_alias(tx, function, name)
+            self._end_rollout(tx, function, name, actor, force)
             tx.aliases.delete(function.id, name)
             tx.provisioned.remove(function.id, name)
             self._record(tx, function, name, AliasAction.DELETE, alias.routing, None, actor, reason)
 
     @_announces_change
-    def swap(self, function_name: str, a: str, b: str, actor: str, reason: str = "") -> tuple[Alias, Alias]:
+    def swap(
+        self, function_name: str, a: str, b: str, actor: str, reason: str = "", force: bool = False
+    ) -> tuple[Alias, Alias]:
         """Exchange two aliases' targets in one transaction; their settings stay where they are."""
         if a == b:
             raise InvalidInput(f"cannot swap alias {a!r} with itself")
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             first, second = load_alias(tx, function, a), load_alias(tx, function, b)
+            for name in (a, b):
+                self._end_rollout(tx, function, name, actor, force)
             new_first = self._save(tx, function, replace(first, routing=second.routing), exists=True)
             new_second = self._save(tx, function, replace(second, routing=first.routing), exists=True)
             for old, new, other in ((first, new_first, b), (second, new_second, a)):
@@ -148,12 +161,19 @@ class AliasService:
 
     @_announces_change
     def rollback(
-        self, function_name: str, name: str, actor: str, to: int | None = None, reason: str = ""
+        self,
+        function_name: str,
+        name: str,
+        actor: str,
+        to: int | None = None,
+        reason: str = "",
+        force: bool = False,
     ) -> Alias:
         """Return the alias to its previous target (from history), or to version ``to``."""
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             current = load_alias(tx, function, name)
+            self._end_rollout(tx, function, name, actor, force)
             if to is not None:
                 target = Routing.single(to)
             else:
@@ -169,6 +189,41 @@ class AliasService:
         with self.store.read() as tx:
             function = load_function(tx, function_name)
             return tx.aliases.history(function.id, check_alias_name(name), max(1, min(limit, 1000)))
+
+    def route(
+        self,
+        tx: Tx,
+        function: Function,
+        alias: Alias,
+        routing: Routing,
+        actor: str,
+        reason: str,
+        action: AliasAction,
+        details: Mapping[str, object],
+    ) -> Alias:
+        """Point ``alias`` at ``routing`` inside the caller's transaction (a rollout's step or rollback)."""
+        saved = self._save(tx, function, replace(alias, routing=routing), exists=True)
+        self._record(tx, function, alias.name, action, alias.routing, routing, actor, reason, details)
+        return saved
+
+    def _end_rollout(self, tx: Tx, function: Function, name: str, actor: str, force: bool) -> None:
+        """A change by hand to an alias a rollout is moving: refused, or (``force``) the rollout is aborted
+        in the same transaction and the change applies instead of its rollback."""
+        running = tx.rollouts.active(function.id, name, lock=True)
+        if running is None:
+            return
+        moving = f"{running.rollout.baseline} → {running.rollout.candidate}, {running.rollout.state.value}"
+        if not force:
+            raise RolloutInProgress(
+                f"alias {name!r} of {function.name!r} is being moved by rollout {running.id} ({moving}); "
+                "abort the rollout first, or force the change (which aborts it)",
+                rollout=running.id,
+            )
+        now = self.clock()
+        why = f"aborted: {actor} changed alias {name} by hand (forced)"
+        aborted = rollout_machine.abort(running.rollout, now, why).rollout
+        ended = rollout_machine.decide(aborted, Metrics(), running.plan.policy, now).rollout
+        tx.rollouts.save(running.id, ended, now)
 
     def _blank(self, function: Function, name: str, routing: Routing) -> Alias:
         now = self.clock()

@@ -27,6 +27,7 @@ class DraftChanges:
     environment: Mapping[str, str] | None = None
     timeout: int | None = None
     memory: int | None = None
+    idempotent: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class FunctionService:
             environment=changes.environment,
             timeout=changes.timeout,
             memory=changes.memory,
+            idempotent=changes.idempotent,
         )
         manifest = _checked_manifest(tx, changes.bundle_sha256, config)
         return tx.functions.insert(
@@ -104,6 +106,7 @@ class FunctionService:
             environment=changes.environment,
             timeout=changes.timeout,
             memory=changes.memory,
+            idempotent=changes.idempotent,
         )
         sha256 = changes.bundle_sha256 or current.bundle_sha256
         manifest = _checked_manifest(tx, sha256, config)

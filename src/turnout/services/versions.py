@@ -178,11 +178,11 @@ class VersionService:
         with self.store.write() as tx:
             function = load_function(tx, name, lock=True)
             load_version(tx, function, number)
-            users = tx.aliases.references(function.id).get(number)
+            users = _references(tx, function.id).get(number)
             if users:
                 raise VersionInUse(
-                    f"version {number} of {name!r} is used by alias(es) {', '.join(users)}; "
-                    "point them at another version first",
+                    f"version {number} of {name!r} is used by {', '.join(users)}; "
+                    "point them at another version (or let the rollout finish) first",
                     aliases=users,
                 )
             tx.versions.delete(function.id, [number])
@@ -202,7 +202,7 @@ class VersionService:
         try:
             with self.store.write() as tx:
                 function = load_function(tx, name, lock=True)
-                references = tx.aliases.references(function.id)
+                references = _references(tx, function.id)
                 plan = plan_retention(tx.versions.numbers(function.id), keep, references)
                 tx.versions.delete(function.id, list(plan.delete))
                 for number in plan.delete:
@@ -221,6 +221,14 @@ class VersionService:
                 self.blobs.delete(sha)
             self.changes.publish(name)
         return GcReport(name, dry_run, plan.delete, plan.keep, dict(plan.pinned), tuple(doomed))
+
+
+def _references(tx: Tx, function_id: int) -> dict[int, list[str]]:
+    """Versions something points at: aliases (by name) and running rollouts ("rollout of prod")."""
+    found = {number: list(users) for number, users in tx.aliases.references(function_id).items()}
+    for number, users in tx.rollouts.references(function_id).items():
+        found.setdefault(number, []).extend(u for u in users if u not in found.get(number, []))
+    return found
 
 
 class _DryRun(Exception):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -163,4 +164,28 @@ provisioned = Table(
     Column("qualifier", String(128), primary_key=True),
     Column("workers", Integer, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+)
+
+# Rollouts: the whole state machine's state as JSON (``turnout.domain.rollout.Rollout``) and the plan
+# (policy, hooks, shadow) it runs by. ``active_alias`` holds the alias name while the rollout runs and
+# NULL once it is over: the unique constraint then allows one running rollout per alias, at the database
+# level, and any number of finished ones. ``lease_owner``/``lease_until``: the node whose controller
+# ticks it (another node takes over once the lease has run out).
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), nullable=False),
+    Column("alias_name", String(128), nullable=False),
+    Column("active_alias", String(128), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Timestamp, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("function_id", "active_alias"),
+    Index("ix_rollouts_alias", "function_id", "alias_name", "id"),
 )

@@ -15,6 +15,7 @@ from turnout.store.bundles import BundleRows
 from turnout.store.engine import IMMEDIATE, make_engine
 from turnout.store.functions import FunctionRows
 from turnout.store.provisioned import ProvisionedRows
+from turnout.store.rollouts import RolloutRows
 from turnout.store.tokens import TokenRows
 from turnout.store.versions import VersionRows
 
@@ -30,6 +31,7 @@ class Tx:
         self.bundles = BundleRows(conn)
         self.tokens = TokenRows(conn)
         self.provisioned = ProvisionedRows(conn)
+        self.rollouts = RolloutRows(conn)
 
 
 class Store:

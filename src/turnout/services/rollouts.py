@@ -1,0 +1,222 @@
+"""Rollouts: start one, ask about it, steer it (pause, resume, promote, abort), and apply the controller's
+decisions - each decision, the alias change it carries and its history line in one transaction."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from turnout.clock import Clock
+from turnout.domain import rollout as machine
+from turnout.domain.alias import AliasAction
+from turnout.domain.function import Function
+from turnout.domain.names import check_alias_name
+from turnout.domain.plan import Plan, check_reference
+from turnout.domain.rollout import Action, Decision, Rollout
+from turnout.domain.strategy import Strategy
+from turnout.errors import InvalidAliasTarget, InvalidInput, RolloutInProgress, RolloutNotFound
+from turnout.services.aliases import AliasService, load_alias
+from turnout.services.changes import ChangeFeed
+from turnout.services.functions import load_function
+from turnout.services.versions import load_version
+from turnout.store import Store, Tx
+from turnout.store.rollouts import RolloutRecord
+
+log = logging.getLogger(__name__)
+ROLLOUT_ACTOR = "rollout"
+
+
+@dataclass(frozen=True)
+class RolloutRequest:
+    """What `rollout start` asks for: the candidate, how traffic moves to it, and how it is judged."""
+
+    to: int
+    strategy: Strategy
+    plan: Plan
+
+
+class RolloutService:
+    def __init__(self, store: Store, clock: Clock, changes: ChangeFeed, aliases: AliasService) -> None:
+        self.store, self.clock = store, clock
+        self.changes = changes
+        self.aliases = aliases
+        # told (in the caller's thread) when an operator changed a rollout, so the controller acts at once
+        self.wake: builtins.list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        return f"RolloutService({self.store!r})"
+
+    def start(
+        self, function_name: str, alias_name: str, request: RolloutRequest, actor: str
+    ) -> RolloutRecord:
+        """Record a new ``pending`` rollout; nothing moves until the controller's first tick."""
+        check_alias_name(alias_name)
+        with self.store.write() as tx:
+            function = load_function(tx, function_name, lock=True)
+            alias = load_alias(tx, function, alias_name)
+            running = tx.rollouts.active(function.id, alias_name, lock=True)
+            if running is not None:
+                raise RolloutInProgress(
+                    f"alias {alias_name!r} of {function_name!r} already has a rollout running "
+                    f"({_moving(running.rollout)}); wait for it, or abort it first",
+                    rollout=running.id,
+                )
+            baseline = _single_version(function, alias_name, alias.routing.versions)
+            candidate = load_version(tx, function, request.to)
+            if request.plan.shadow is not None and not candidate.config.idempotent:
+                raise InvalidInput(
+                    f"shadow traffic runs version {request.to} of {function_name!r} a second time for "
+                    "requests the baseline already answers; declare the function idempotent "
+                    "(`idempotent = true` in turnout.toml, then publish) to allow it"
+                )
+            for reference in _references(request.plan):
+                name, qualifier = check_reference(reference)
+                checked = load_function(tx, name)
+                if qualifier is not None and qualifier.isdigit():
+                    load_version(tx, checked, int(qualifier))
+                elif qualifier is not None:
+                    load_alias(tx, checked, qualifier)
+            now = self.clock()
+            rollout = machine.start(alias_name, baseline, request.to, request.strategy, now)
+            rollout_id = tx.rollouts.insert(function.id, rollout, request.plan, actor, now)
+            record = tx.rollouts.get(rollout_id)
+        assert record is not None
+        self._wake()
+        return record
+
+    def current(self, function_name: str, alias_name: str) -> RolloutRecord:
+        """The alias's running rollout, else its most recent one."""
+        with self.store.read() as tx:
+            function = load_function(tx, function_name)
+            load_alias(tx, function, alias_name)
+            found = tx.rollouts.active(function.id, alias_name) or tx.rollouts.latest(function.id, alias_name)
+        if found is None:
+            raise RolloutNotFound(
+                f"alias {alias_name!r} of {function_name!r} has never had a rollout", alias=alias_name
+            )
+        return found
+
+    def history(self, function_name: str, alias_name: str, limit: int = 20) -> builtins.list[RolloutRecord]:
+        with self.store.read() as tx:
+            function = load_function(tx, function_name)
+            return tx.rollouts.history(function.id, check_alias_name(alias_name), max(1, min(limit, 200)))
+
+    def running(self) -> builtins.list[RolloutRecord]:
+        with self.store.read() as tx:
+            return tx.rollouts.running()
+
+    def claim(self, rollout_id: int, owner: str, lease_s: float) -> bool:
+        now = self.clock()
+        with self.store.write() as tx:
+            return tx.rollouts.claim(rollout_id, owner, now + timedelta(seconds=lease_s), now)
+
+    def release(self, owner: str) -> None:
+        with self.store.write() as tx:
+            tx.rollouts.release(owner)
+
+    def advance(
+        self, rollout_id: int, decide: Callable[[RolloutRecord, datetime], Decision]
+    ) -> tuple[RolloutRecord, Decision] | None:
+        """Apply one controller tick: ``decide`` (pure) runs on the locked, current state. ``None`` when the
+        rollout is over (or gone) by the time the lock is held."""
+        return self._change(rollout_id, decide, ROLLOUT_ACTOR)
+
+    def pause(self, function_name: str, alias_name: str, actor: str, reason: str = "") -> RolloutRecord:
+        why = reason or f"paused by {actor}"
+        return self._operate(
+            function_name, alias_name, actor, lambda r, now: machine.pause(r.rollout, now, why)
+        )
+
+    def resume(self, function_name: str, alias_name: str, actor: str) -> RolloutRecord:
+        return self._operate(function_name, alias_name, actor, lambda r, now: machine.resume(r.rollout, now))
+
+    def promote(self, function_name: str, alias_name: str, actor: str, reason: str = "") -> RolloutRecord:
+        why = reason or f"promoted by {actor}: remaining steps skipped"
+        return self._operate(
+            function_name,
+            alias_name,
+            actor,
+            lambda r, now: machine.promote(r.rollout, r.plan.policy, now, why),
+        )
+
+    def abort(self, function_name: str, alias_name: str, actor: str, reason: str = "") -> RolloutRecord:
+        why = reason or f"aborted by {actor}"
+        return self._operate(
+            function_name, alias_name, actor, lambda r, now: machine.abort(r.rollout, now, why)
+        )
+
+    def _operate(
+        self,
+        function_name: str,
+        alias_name: str,
+        actor: str,
+        change: Callable[[RolloutRecord, datetime], Decision],
+    ) -> RolloutRecord:
+        with self.store.read() as tx:
+            function = load_function(tx, function_name)
+            load_alias(tx, function, alias_name)
+            running = tx.rollouts.active(function.id, check_alias_name(alias_name))
+        if running is None:
+            raise RolloutNotFound(f"alias {alias_name!r} of {function_name!r} has no rollout running")
+        done = self._change(running.id, change, actor)
+        if done is None:
+            raise RolloutNotFound(f"the rollout of {alias_name!r} of {function_name!r} has just finished")
+        self._wake()
+        return done[0]
+
+    def _change(
+        self, rollout_id: int, change: Callable[[RolloutRecord, datetime], Decision], actor: str
+    ) -> tuple[RolloutRecord, Decision] | None:
+        moved = False
+        with self.store.write() as tx:
+            record = tx.rollouts.get(rollout_id, lock=True)
+            if record is None or not record.active:
+                return None
+            function = load_function(tx, record.function, lock=True)
+            now = self.clock()
+            decision = change(record, now)
+            if decision.routing is not None:
+                moved = self._route(tx, function, record, decision, actor)
+            tx.rollouts.save(record.id, decision.rollout, now)
+            record = replace(record, rollout=decision.rollout, updated_at=now)
+        if moved:
+            self.changes.publish(record.function)
+        return record, decision
+
+    def _route(
+        self, tx: Tx, function: Function, record: RolloutRecord, decision: Decision, actor: str
+    ) -> bool:
+        alias = load_alias(tx, function, record.rollout.alias)
+        assert decision.routing is not None
+        if alias.routing == decision.routing:
+            return False
+        action = AliasAction.ROLLBACK if decision.action is Action.ROLL_BACK else AliasAction.ROLLOUT
+        details = {"rollout": record.id, "figures": decision.figures}
+        self.aliases.route(tx, function, alias, decision.routing, actor, decision.reason, action, details)
+        return True
+
+    def _wake(self) -> None:
+        for wake in self.wake:
+            wake()
+
+
+def _single_version(function: Function, alias: str, versions: tuple[int | None, ...]) -> int:
+    if len(versions) != 1 or versions[0] is None:
+        shown = "$LATEST" if versions == (None,) else f"{len(versions)} versions"
+        raise InvalidAliasTarget(
+            f"alias {alias!r} of {function.name!r} points at {shown}; a rollout starts from one published "
+            "version - point the alias at it first"
+        )
+    return versions[0]
+
+
+def _references(plan: Plan) -> builtins.list[str]:
+    hooks = [h.function for h in (plan.pre_hook, plan.post_hook) if h is not None and h.function]
+    return [*hooks, *([plan.policy.gates.custom] if plan.policy.gates.custom else [])]
+
+
+def _moving(rollout: Rollout) -> str:
+    return f"{rollout.baseline} → {rollout.candidate}, {rollout.state.value}"
