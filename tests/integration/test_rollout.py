@@ -22,6 +22,7 @@ from tests.integration.rollout_support import (
     two_versions,
     versioned,
 )
+from tests.integration.runtime_support import point, release
 from tests.support import Server, error_code, unique, wait_for
 
 pytestmark = pytest.mark.integration
@@ -285,3 +286,40 @@ def test_after_a_restart_a_rollout_that_cannot_judge_is_rolled_back(tmp_path: Pa
             assert alias_target(api, name) == str(baseline)
     finally:
         server.kill()
+
+
+VALIDATOR = """\
+def handler(event, context):
+    if event["check"] == "custom":
+        candidate = event["metrics"]["candidate"]
+        if candidate["invocations"] >= 10:
+            return {"status": "Failed", "message": f"saw {candidate['invocations']} calls, vetoed"}
+        return {"status": "Pending"}
+    return {"status": "Succeeded", "message": f"{event['check']} ok for {event['candidate']}"}
+"""
+
+
+def test_a_validator_hook_passes_and_a_custom_gate_of_the_users_rolls_back(
+    quick: Server, client: httpx.Client
+) -> None:
+    name, validator = unique("custom"), unique("validator")
+    baseline, candidate = two_versions(client, name, versioned("v2"))
+    point(client, validator, "prod", version=release(client, validator, {"app.py": VALIDATOR}))
+    gates = {"custom": f"{validator}:prod", "min_invocations": 5}
+    with load(quick, name):
+        start(
+            client,
+            name,
+            to=candidate,
+            strategy="canary",
+            weight=50,
+            bake_s=60,
+            gates=gates,
+            pre_hook={"function": f"{validator}:prod"},
+        )
+        final = finished(client, name, timeout=60)
+    assert final["state"] == "rolled-back", final["reason"]
+    assert f"custom:{validator}:prod" in final["reason"] and "vetoed" in final["reason"]
+    pre = next(h for h in final["history"] if h["state"] == "stepping")
+    assert "pre-traffic hook passed" in pre["reason"]
+    assert alias_target(client, name) == str(baseline)
