@@ -488,7 +488,7 @@ _GATE_TEXT: dict[str, Callable[[Any], str]] = {
     "max_mismatch_rate": lambda v: f"shadow mismatches ≤ {rate_text(v)}",
     "custom": lambda v: f"custom gate {v}",
 }
-_GATE_PARAMETERS = ("min_invocations", "alpha")
+_GATE_PARAMETERS = ("min_invocations", "alpha", "min_p99_increase_ms")  # tuning, not gates
 
 
 def gates_text(gates: Mapping[str, Any] | None) -> str:

@@ -43,7 +43,7 @@ from turnout.store.rollouts import RolloutRecord
 
 log = logging.getLogger(__name__)
 CONTROLLER = Principal("rollout-controller", frozenset({"invoke"}))
-_JUDGED = {State.BAKING, State.POST_HOOK, State.PAUSED, State.SHADOW}
+_JUDGED = {State.BAKING, State.POST_HOOK, State.PAUSED}  # states whose gates include the custom one
 
 
 @dataclass(frozen=True)

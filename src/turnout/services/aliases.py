@@ -220,9 +220,11 @@ class AliasService:
                 rollout=running.id,
             )
         now = self.clock()
-        why = f"aborted: {actor} changed alias {name} by hand (forced)"
-        aborted = rollout_machine.abort(running.rollout, now, why).rollout
-        ended = rollout_machine.decide(aborted, Metrics(), running.plan.policy, now).rollout
+        rollout = running.rollout
+        if rollout.state is not rollout_machine.State.ROLLING_BACK:  # else already on its way out
+            why = f"aborted: {actor} changed alias {name} by hand (forced)"
+            rollout = rollout_machine.abort(rollout, now, why).rollout
+        ended = rollout_machine.decide(rollout, Metrics(), running.plan.policy, now).rollout
         tx.rollouts.save(running.id, ended, now)
 
     def _blank(self, function: Function, name: str, routing: Routing) -> Alias:

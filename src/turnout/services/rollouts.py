@@ -171,11 +171,16 @@ class RolloutService:
         self, rollout_id: int, change: Callable[[RolloutRecord, datetime], Decision], actor: str
     ) -> tuple[RolloutRecord, Decision] | None:
         moved = False
+        with self.store.read() as tx:
+            found = tx.rollouts.get(rollout_id)
+        if found is None or not found.active:
+            return None
         with self.store.write() as tx:
+            # the function row first, then the rollout's: the order alias changes take them in
+            function = load_function(tx, found.function, lock=True)
             record = tx.rollouts.get(rollout_id, lock=True)
             if record is None or not record.active:
                 return None
-            function = load_function(tx, record.function, lock=True)
             now = self.clock()
             decision = change(record, now)
             if decision.routing is not None:
