@@ -37,6 +37,8 @@ from turnout.gateway.provisioner import Provisioner
 from turnout.gateway.shadow import Mirror
 from turnout.gateway.table import RoutingTable
 from turnout.gateway.window import Windows
+from turnout.lambda_api import functions as lambda_functions
+from turnout.lambda_api import urls as lambda_urls
 from turnout.runtime.code import CodeCache
 from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
 from turnout.services import Services
@@ -44,6 +46,7 @@ from turnout.services.aliases import AliasService
 from turnout.services.bundles import BundleService
 from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
+from turnout.services.function_urls import FunctionUrlService
 from turnout.services.functions import FunctionService
 from turnout.services.provisioning import ProvisioningService
 from turnout.services.rollouts import RolloutService
@@ -84,6 +87,7 @@ def build_services(
         changes=changes,
         provisioning=ProvisioningService(store, clock, changes),
         rollouts=RolloutService(store, clock, changes, aliases),
+        function_urls=FunctionUrlService(store, clock),
     )
 
 
@@ -186,6 +190,8 @@ def create_app(
     install_error_handlers(app)
     for module in (bundles, functions, aliases, rollouts, tokens, invoke, provisioning, observability):
         app.include_router(module.router)
+    app.include_router(lambda_functions.router)
+    app.include_router(lambda_urls.router)
 
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, str]:

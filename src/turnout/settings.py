@@ -79,6 +79,14 @@ class Settings:
     node_name: str = _setting(
         "", "This node's name in rollout leases (one node's controller acts on a rollout); empty: host-pid."
     )
+    lambda_auth: str = _setting(
+        "any",
+        "Lambda-compatible API: 'any' accepts any well-formed SigV4 signature; 'token' needs a Turnout API "
+        "token as the access key id.",
+    )
+    public_url: str = _setting(
+        "", "Base URL clients reach this server at, used in function URLs; empty: http://HOST:PORT."
+    )
     region: str = _setting("us-east-1", "Region shown in ARNs and AWS_REGION inside functions.")
     account_id: str = _setting("000000000000", "Account id shown in function and alias ARNs.")
 
@@ -98,6 +106,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'turnout.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def blob_dir(self) -> Path:

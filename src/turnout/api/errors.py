@@ -1,4 +1,5 @@
-"""The one place where errors become HTTP responses: ``{"error": {"code", "message", "details"}}``."""
+"""The one place where errors become HTTP responses: ``{"error": {"code", "message", "details"}}`` on the
+native API, AWS's form (``X-Amzn-ErrorType`` and ``message``) on the Lambda-compatible paths."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from turnout.errors import TurnoutError
+from turnout.lambda_api.errors import aws_error, aws_response, is_lambda_path
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +30,34 @@ def error_response(
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TurnoutError)
-    async def _turnout(_: Request, exc: TurnoutError) -> JSONResponse:
+    async def _turnout(request: Request, exc: TurnoutError) -> JSONResponse:
         if exc.status >= 500:
             log.error("%s: %s", exc.code, exc.message)
+        if is_lambda_path(request.url.path):
+            return aws_response(exc)
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
             for e in exc.errors()
         ]
+        if is_lambda_path(request.url.path):
+            return aws_error(400, "ValidationException", "; ".join(problems) or "invalid request")
         return error_response(400, "InvalidParameterValue", "; ".join(problems) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "HttpError")
+        if is_lambda_path(request.url.path):
+            kind = "ResourceNotFoundException" if exc.status_code == 404 else "InvalidRequestContentException"
+            return aws_error(exc.status_code, kind, str(exc.detail))
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
+        if is_lambda_path(request.url.path):
+            return aws_error(500, "ServiceException", f"internal error: {type(exc).__name__}")
         return error_response(500, "InternalError", f"internal error: {type(exc).__name__}")

@@ -8,6 +8,7 @@ from turnout.services.aliases import AliasService
 from turnout.services.bundles import BundleService
 from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
+from turnout.services.function_urls import FunctionUrlService
 from turnout.services.functions import FunctionService
 from turnout.services.provisioning import ProvisioningService
 from turnout.services.rollouts import RolloutService
@@ -26,3 +27,4 @@ class Services:
     changes: ChangeFeed
     provisioning: ProvisioningService
     rollouts: RolloutService
+    function_urls: FunctionUrlService

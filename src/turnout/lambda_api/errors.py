@@ -1,0 +1,72 @@
+"""Turnout's errors in the AWS Lambda wire format, for the Lambda-compatible paths.
+
+botocore (rest-json) reads the error type from the ``X-Amzn-ErrorType`` header and the message from the
+body's ``message``/``Message``; Lambda's own answers carry both, with ``Type`` (``User``/``Service``).
+"""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+from turnout.errors import (
+    BundleTooLarge,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    RequestTooLarge,
+    StoreUnavailable,
+    Throttled,
+    TurnoutError,
+    Unauthorized,
+)
+
+PREFIXES = ("/2015-03-31/", "/2021-10-31/")
+
+# (Turnout error class, AWS error type, HTTP status); the first match wins, so subclasses come first
+_TABLE: tuple[tuple[type[TurnoutError], str, int], ...] = (
+    (BundleTooLarge, "RequestTooLargeException", 413),
+    (InvalidInput, "InvalidParameterValueException", 400),
+    (Unauthorized, "UnrecognizedClientException", 403),
+    (Forbidden, "AccessDeniedException", 403),
+    (NotFound, "ResourceNotFoundException", 404),
+    (Conflict, "ResourceConflictException", 409),
+    (PreconditionFailed, "PreconditionFailedException", 412),
+    (RequestTooLarge, "RequestTooLargeException", 413),
+    (Throttled, "TooManyRequestsException", 429),
+    (StoreUnavailable, "ServiceException", 503),
+)
+
+
+def is_lambda_path(path: str) -> bool:
+    return path.startswith(PREFIXES)
+
+
+def aws_type(exc: TurnoutError) -> tuple[str, int]:
+    """The AWS error type and status of a Turnout error.
+
+    >>> from turnout.errors import VersionInUse
+    >>> aws_type(VersionInUse("in use"))
+    ('ResourceConflictException', 409)
+    """
+    for cls, name, status in _TABLE:
+        if isinstance(exc, cls):
+            return name, status
+    if exc.status < 500:
+        return "InvalidParameterValueException", exc.status
+    return "ServiceException", 500
+
+
+def aws_error(status: int, error_type: str, message: str) -> JSONResponse:
+    kind = "User" if status < 500 else "Service"
+    return JSONResponse(
+        {"Type": kind, "Message": message, "message": message},
+        status_code=status,
+        headers={"X-Amzn-ErrorType": error_type},
+    )
+
+
+def aws_response(exc: TurnoutError) -> JSONResponse:
+    error_type, status = aws_type(exc)
+    return aws_error(status, error_type, exc.message)
