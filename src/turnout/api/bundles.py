@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from turnout.api import views
@@ -36,3 +36,9 @@ async def upload_bundle(request: Request, svc: ServicesDep, _: Deployer) -> dict
 @router.get("/{sha256}")
 def get_bundle(sha256: str, svc: ServicesDep, _: Reader) -> dict[str, Any]:
     return views.manifest_json(svc.bundles.manifest(sha256))
+
+
+@router.get("/{sha256}/zip")
+def download_bundle(sha256: str, svc: ServicesDep, _: Reader) -> Response:
+    """The bundle's zip, as uploaded (what GetFunction's Code.Location points at)."""
+    return Response(svc.bundles.read(sha256), media_type="application/zip")

@@ -13,6 +13,7 @@ from turnout.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    InvalidRequestContent,
     NotFound,
     PreconditionFailed,
     RequestTooLarge,
@@ -27,6 +28,7 @@ PREFIXES = ("/2015-03-31/", "/2021-10-31/")
 # (Turnout error class, AWS error type, HTTP status); the first match wins, so subclasses come first
 _TABLE: tuple[tuple[type[TurnoutError], str, int], ...] = (
     (BundleTooLarge, "RequestTooLargeException", 413),
+    (InvalidRequestContent, "InvalidRequestContentException", 400),
     (InvalidInput, "InvalidParameterValueException", 400),
     (Unauthorized, "UnrecognizedClientException", 403),
     (Forbidden, "AccessDeniedException", 403),

@@ -1,7 +1,580 @@
-"""``/2015-03-31/functions``: functions, versions, aliases and Invoke, as AWS Lambda has them."""
+"""``/2015-03-31/functions``: functions, versions, aliases and Invoke, as AWS Lambda has them.
+
+Every operation is a thin adapter over the services the native ``/v1`` API uses; AWS's narrower rules
+(alias routing) are checked here, Turnout's own rules in the services.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import base64
+import binascii
+import logging
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnout.domain.alias import Alias
+from turnout.domain.function import Function, Version
+from turnout.domain.names import LATEST, parse_qualifier
+from turnout.domain.routing import Routing
+from turnout.errors import (
+    AliasNotFound,
+    AlreadyExists,
+    FunctionNotFound,
+    InvalidInput,
+    PreconditionFailed,
+    TurnoutError,
+)
+from turnout.gateway.invoke import Gateway, Invocation
+from turnout.lambda_api import auth, shapes
+from turnout.lambda_api.names import Arns, parse_function_name
+from turnout.runtime.supervisor import Outcome
+from turnout.services import Services
+from turnout.services.aliases import AliasChanges
+from turnout.services.functions import DraftChanges
+from turnout.services.tokens import Principal
+from turnout.settings import Settings
+
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/2015-03-31/functions", tags=["lambda"])
+LOG_TAIL_BYTES = 4096
+PAGE = 50
+_background: set[asyncio.Task[Any]] = set()
+
+
+class _Shape(BaseModel):
+    """Lambda request bodies: AWS adds fields over time, so unknown ones are ignored, not refused."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class CodeBody(_Shape):
+    ZipFile: str | None = None
+    S3Bucket: str | None = None
+    S3Key: str | None = None
+    ImageUri: str | None = None
+
+
+class EnvironmentBody(_Shape):
+    Variables: dict[str, str] = Field(default_factory=dict)
+
+
+class CreateFunctionBody(_Shape):
+    FunctionName: str
+    Runtime: str | None = None
+    Role: str | None = None
+    Handler: str | None = None
+    Code: CodeBody
+    Description: str | None = None
+    Timeout: int | None = None
+    MemorySize: int | None = None
+    Publish: bool = False
+    Environment: EnvironmentBody | None = None
+    PackageType: str | None = None
+    Layers: list[str] | None = None
+
+
+class UpdateCodeBody(_Shape):
+    ZipFile: str | None = None
+    S3Bucket: str | None = None
+    ImageUri: str | None = None
+    Publish: bool = False
+    DryRun: bool = False
+    RevisionId: str | None = None
+
+
+class UpdateConfigurationBody(_Shape):
+    Handler: str | None = None
+    Description: str | None = None
+    Timeout: int | None = None
+    MemorySize: int | None = None
+    Environment: EnvironmentBody | None = None
+    Runtime: str | None = None
+    RevisionId: str | None = None
+    Layers: list[str] | None = None
+
+
+class PublishBody(_Shape):
+    CodeSha256: str | None = None
+    Description: str | None = None
+    RevisionId: str | None = None
+
+
+class AliasBody(_Shape):
+    Name: str | None = None
+    FunctionVersion: str | None = None
+    Description: str | None = None
+    RoutingConfig: dict[str, Any] | None = None
+    RevisionId: str | None = None
+
+
+def _principal(request: Request) -> Principal:
+    settings: Settings = request.app.state.settings
+    services: Services = request.app.state.services
+    return auth.principal(request.headers.get("authorization"), settings.lambda_auth, services.tokens)
+
+
+def _reader(request: Request) -> Principal:
+    found = _principal(request)
+    found.require("read")
+    return found
+
+
+def _deployer(request: Request) -> Principal:
+    found = _principal(request)
+    found.require("deploy")
+    return found
+
+
+def _invoker(request: Request) -> Principal:
+    found = _principal(request)
+    found.require("invoke")
+    return found
+
+
+Reader = Annotated[Principal, Depends(_reader)]
+Deployer = Annotated[Principal, Depends(_deployer)]
+Invoker = Annotated[Principal, Depends(_invoker)]
+QualifierQuery = Annotated[str | None, Query(alias="Qualifier")]
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _arns(request: Request) -> Arns:
+    settings: Settings = request.app.state.settings
+    return Arns(settings.region, settings.account_id)
+
+
+def _check_runtime(runtime: str | None) -> None:
+    if runtime is None:
+        return
+    major, _, minor = runtime.removeprefix("python").partition(".")
+    if not runtime.startswith("python") or major != "3" or not minor.isdigit():
+        raise InvalidInput(
+            f"Turnout runs Python functions only: runtime {runtime!r} is not supported (use python3.x)"
+        )
+
+
+def _zip(data: str | None, code: CodeBody | UpdateCodeBody) -> bytes:
+    if getattr(code, "S3Bucket", None) or getattr(code, "ImageUri", None):
+        raise InvalidInput("Turnout takes code as ZipFile only (no S3 locations or container images)")
+    if not data:
+        raise InvalidInput("the code is missing: send it as ZipFile")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("ZipFile is not base64") from exc
+
+
+def _no_layers(layers: list[str] | None) -> None:
+    if layers:
+        raise InvalidInput("Turnout has no Lambda layers: put dependencies in the bundle's requirements.txt")
+
+
+def _draft_json(request: Request, function: Function) -> dict[str, Any]:
+    svc = _services(request)
+    size = svc.bundles.manifest(function.bundle_sha256).zipped_bytes
+    return shapes.configuration(
+        _arns(request),
+        function.name,
+        LATEST,
+        function.config,
+        function.bundle_sha256,
+        size,
+        function.revision_id,
+        function.updated_at,
+    )
+
+
+def _version_json(
+    request: Request, name: str, version: Version, qualifier: str | None = None
+) -> dict[str, Any]:
+    svc = _services(request)
+    size = svc.bundles.manifest(version.bundle_sha256).zipped_bytes
+    return shapes.configuration(
+        _arns(request),
+        name,
+        str(version.number),
+        version.config,
+        version.bundle_sha256,
+        size,
+        version.revision_id,
+        version.created_at,
+        description=version.description,
+        qualifier=qualifier,
+    )
+
+
+def _configuration(request: Request, name: str, qualifier: str | None) -> dict[str, Any]:
+    """The configuration of ``$LATEST``, a version, or the version an alias points at (mostly)."""
+    svc = _services(request)
+    parsed = parse_qualifier(qualifier)
+    if parsed.is_latest:
+        return _draft_json(request, svc.functions.get(name))
+    if parsed.version is not None:
+        return _version_json(request, name, svc.versions.get(name, parsed.version))
+    alias = svc.aliases.get(name, parsed.alias or "")
+    primary = shapes.alias_configuration(_arns(request), name, alias)["FunctionVersion"]
+    if primary == LATEST:
+        found = _draft_json(request, svc.functions.get(name))
+        found["FunctionArn"] = _arns(request).function(name, alias.name)
+        return found
+    return _version_json(request, name, svc.versions.get(name, int(primary)), qualifier=alias.name)
+
+
+# -- functions -----------------------------------------------------------------------------------------
+
+
+@router.post("", status_code=201)
+def create_function(body: CreateFunctionBody, request: Request, _caller: Deployer) -> dict[str, Any]:
+    svc = _services(request)
+    name, qualifier = parse_function_name(body.FunctionName)
+    if qualifier is not None:
+        raise InvalidInput("CreateFunction takes an unqualified function name")
+    _check_runtime(body.Runtime)
+    if body.PackageType not in (None, "Zip"):
+        raise InvalidInput("Turnout runs zip packages only (PackageType Zip)")
+    _no_layers(body.Layers)
+    if body.Handler is None:
+        raise InvalidInput("Handler is required, e.g. app.handler")
+    try:
+        svc.functions.get(name)
+    except FunctionNotFound:
+        pass
+    else:
+        raise AlreadyExists(f"Function already exist: {name}")
+    manifest = svc.bundles.upload(_zip(body.Code.ZipFile, body.Code))
+    changes = DraftChanges(
+        bundle_sha256=manifest.sha256,
+        handler=body.Handler,
+        description=body.Description,
+        environment=None if body.Environment is None else body.Environment.Variables,
+        timeout=body.Timeout,
+        memory=body.MemorySize,
+    )
+    function, _ = svc.functions.put_draft(name, changes)
+    if body.Publish:
+        version, _ = svc.versions.publish(name)
+        return _version_json(request, name, version)
+    return _draft_json(request, function)
+
+
+@router.get("/")
+def list_functions(
+    request: Request,
+    _caller: Reader,
+    marker: Annotated[str | None, Query(alias="Marker")] = None,
+    max_items: Annotated[int, Query(alias="MaxItems", ge=1, le=10000)] = PAGE,
+    function_version: Annotated[str | None, Query(alias="FunctionVersion")] = None,
+) -> dict[str, Any]:
+    svc = _services(request)
+    if function_version not in (None, "ALL"):
+        raise InvalidInput("FunctionVersion is ALL or left out")
+    found = svc.functions.list(after=marker, limit=max_items + 1)
+    page, more = found[:max_items], len(found) > max_items
+    listed: list[dict[str, Any]] = []
+    for function in page:
+        listed.append(_draft_json(request, function))
+        if function_version == "ALL":
+            listed += [_version_json(request, function.name, v) for v in svc.versions.list(function.name)]
+    return {"Functions": listed, **({"NextMarker": page[-1].name} if more else {})}
+
+
+@router.get("/{function_name}")
+def get_function(
+    function_name: str, request: Request, _caller: Reader, qualifier: QualifierQuery = None
+) -> dict[str, Any]:
+    name, qualifier = parse_function_name(function_name, qualifier)
+    configuration = _configuration(request, name, qualifier)
+    settings: Settings = request.app.state.settings
+    sha = shapes.hex_sha256(configuration["CodeSha256"])
+    return {
+        "Configuration": configuration,
+        "Code": {"RepositoryType": "S3", "Location": f"{settings.base_url}/v1/bundles/{sha}/zip"},
+        "Tags": {},
+    }
+
+
+@router.get("/{function_name}/configuration")
+def get_function_configuration(
+    function_name: str, request: Request, _caller: Reader, qualifier: QualifierQuery = None
+) -> dict[str, Any]:
+    name, qualifier = parse_function_name(function_name, qualifier)
+    return _configuration(request, name, qualifier)
+
+
+@router.delete("/{function_name}", status_code=204)
+def delete_function(
+    function_name: str, request: Request, _caller: Deployer, qualifier: QualifierQuery = None
+) -> Response:
+    svc = _services(request)
+    name, qualifier = parse_function_name(function_name, qualifier)
+    parsed = parse_qualifier(qualifier)
+    if parsed.alias is not None:
+        raise InvalidInput("DeleteFunction's Qualifier is a version number; delete aliases with DeleteAlias")
+    if parsed.version is not None:
+        svc.versions.delete(name, parsed.version)
+    else:
+        svc.functions.delete(name)
+    return Response(status_code=204)
+
+
+@router.put("/{function_name}/code")
+def update_function_code(
+    function_name: str, body: UpdateCodeBody, request: Request, _caller: Deployer
+) -> dict[str, Any]:
+    svc = _services(request)
+    name, qualifier = _unqualified(function_name)
+    current = svc.functions.get(name)
+    _check_revision(current, body.RevisionId)
+    data = _zip(body.ZipFile, body)
+    if body.DryRun:
+        return _draft_json(request, current)
+    manifest = svc.bundles.upload(data)
+    function, _ = svc.functions.put_draft(name, DraftChanges(bundle_sha256=manifest.sha256), body.RevisionId)
+    if body.Publish:
+        version, _ = svc.versions.publish(name)
+        return _version_json(request, name, version)
+    return _draft_json(request, function)
+
+
+@router.put("/{function_name}/configuration")
+def update_function_configuration(
+    function_name: str, body: UpdateConfigurationBody, request: Request, _caller: Deployer
+) -> dict[str, Any]:
+    svc = _services(request)
+    name, _ = _unqualified(function_name)
+    _check_runtime(body.Runtime)
+    _no_layers(body.Layers)
+    current = svc.functions.get(name)
+    _check_revision(current, body.RevisionId)
+    environment = None
+    if body.Environment is not None:
+        environment = shapes.environment_update(body.Environment.Variables, current.config.environment)
+    changes = DraftChanges(
+        handler=body.Handler,
+        description=body.Description,
+        environment=environment,
+        timeout=body.Timeout,
+        memory=body.MemorySize,
+    )
+    function, _ = svc.functions.put_draft(name, changes, body.RevisionId)
+    return _draft_json(request, function)
+
+
+def _unqualified(function_name: str) -> tuple[str, None]:
+    name, qualifier = parse_function_name(function_name)
+    if qualifier is not None and qualifier != LATEST:
+        raise InvalidInput("only the unpublished function ($LATEST) can be updated; versions are immutable")
+    return name, None
+
+
+def _check_revision(function: Function, revision_id: str | None) -> None:
+    if revision_id is not None and revision_id != function.revision_id:
+        raise PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+
+
+# -- versions ------------------------------------------------------------------------------------------
+
+
+@router.post("/{function_name}/versions", status_code=201)
+def publish_version(
+    function_name: str, request: Request, _caller: Deployer, body: PublishBody | None = None
+) -> dict[str, Any]:
+    svc = _services(request)
+    body = body or PublishBody()
+    name, _ = _unqualified(function_name)
+    current = svc.functions.get(name)
+    _check_revision(current, body.RevisionId)
+    if body.CodeSha256 is not None and shapes.hex_sha256(body.CodeSha256) != current.bundle_sha256:
+        raise InvalidInput(
+            f"CodeSha256 ({body.CodeSha256}) is different from current CodeSha256 in $LATEST "
+            f"({shapes.code_sha256(current.bundle_sha256)}). Please try again with the CodeSha256 in $LATEST."
+        )
+    version, _ = svc.versions.publish(name, body.Description, None, body.RevisionId)
+    return _version_json(request, name, version)
+
+
+@router.get("/{function_name}/versions")
+def list_versions(
+    function_name: str,
+    request: Request,
+    _caller: Reader,
+    marker: Annotated[str | None, Query(alias="Marker")] = None,
+    max_items: Annotated[int, Query(alias="MaxItems", ge=1, le=10000)] = PAGE,
+) -> dict[str, Any]:
+    svc = _services(request)
+    name, _ = _unqualified(function_name)
+    entries: list[dict[str, Any]] = []
+    if marker is None:
+        entries.append(_draft_json(request, svc.functions.get(name)))
+    elif not marker.isdigit():
+        raise InvalidInput(f"Marker {marker!r} did not come from this API")
+    after = None if marker is None else int(marker)
+    versions = svc.versions.list(name, after=after, limit=max_items + 1)
+    entries += [_version_json(request, name, v) for v in versions]
+    page, more = entries[:max_items], len(entries) > max_items
+    next_marker = {"NextMarker": page[-1]["Version"]} if more and page[-1]["Version"] != LATEST else {}
+    if more and page[-1]["Version"] == LATEST:
+        next_marker = {"NextMarker": "0"}
+    return {"Versions": page, **next_marker}
+
+
+# -- aliases -------------------------------------------------------------------------------------------
+
+
+def _alias_json(request: Request, name: str, alias: Alias) -> dict[str, Any]:
+    return shapes.alias_configuration(_arns(request), name, alias)
+
+
+@router.post("/{function_name}/aliases", status_code=201)
+def create_alias(
+    function_name: str, body: AliasBody, request: Request, principal: Deployer
+) -> dict[str, Any]:
+    svc = _services(request)
+    name, _ = _unqualified(function_name)
+    if not body.Name or body.FunctionVersion is None:
+        raise InvalidInput("CreateAlias needs Name and FunctionVersion")
+    try:
+        svc.aliases.get(name, body.Name)
+    except AliasNotFound:
+        pass
+    else:
+        raise AlreadyExists(f"Alias already exists: {_arns(request).function(name, body.Name)}")
+    routing = shapes.alias_routing(body.FunctionVersion, body.RoutingConfig)
+    changes = AliasChanges(routing=routing, description=body.Description or "")
+    alias, _ = svc.aliases.put(name, body.Name, changes, principal.name, "CreateAlias")
+    return _alias_json(request, name, alias)
+
+
+@router.get("/{function_name}/aliases")
+def list_aliases(
+    function_name: str,
+    request: Request,
+    _caller: Reader,
+    function_version: Annotated[str | None, Query(alias="FunctionVersion")] = None,
+    marker: Annotated[str | None, Query(alias="Marker")] = None,
+    max_items: Annotated[int, Query(alias="MaxItems", ge=1, le=10000)] = PAGE,
+) -> dict[str, Any]:
+    svc = _services(request)
+    name, _ = _unqualified(function_name)
+    shown = [_alias_json(request, name, a) for a in sorted(svc.aliases.list(name), key=lambda a: a.name)]
+    if function_version is not None:
+        shown = [
+            a
+            for a in shown
+            if a["FunctionVersion"] == function_version
+            or function_version in a.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+        ]
+    if marker is not None:
+        shown = [a for a in shown if a["Name"] > marker]
+    page, more = shown[:max_items], len(shown) > max_items
+    return {"Aliases": page, **({"NextMarker": page[-1]["Name"]} if more else {})}
+
+
+@router.get("/{function_name}/aliases/{alias_name}")
+def get_alias(function_name: str, alias_name: str, request: Request, _caller: Reader) -> dict[str, Any]:
+    name, _ = _unqualified(function_name)
+    return _alias_json(request, name, _services(request).aliases.get(name, alias_name))
+
+
+@router.put("/{function_name}/aliases/{alias_name}")
+def update_alias(
+    function_name: str, alias_name: str, body: AliasBody, request: Request, principal: Deployer
+) -> dict[str, Any]:
+    svc = _services(request)
+    name, _ = _unqualified(function_name)
+    current = svc.aliases.get(name, alias_name)
+    routing: Routing | None = None
+    if body.FunctionVersion is not None or body.RoutingConfig is not None:
+        shown = _alias_json(request, name, current)
+        version = body.FunctionVersion or shown["FunctionVersion"]
+        config = body.RoutingConfig if body.RoutingConfig is not None else shown.get("RoutingConfig")
+        routing = shapes.alias_routing(version, config)
+    changes = AliasChanges(routing=routing, description=body.Description)
+    alias, _ = svc.aliases.put(name, alias_name, changes, principal.name, "UpdateAlias", body.RevisionId)
+    return _alias_json(request, name, alias)
+
+
+@router.delete("/{function_name}/aliases/{alias_name}", status_code=204)
+def delete_alias(function_name: str, alias_name: str, request: Request, principal: Deployer) -> Response:
+    name, _ = _unqualified(function_name)
+    _services(request).aliases.delete(name, alias_name, principal.name, "DeleteAlias")
+    return Response(status_code=204)
+
+
+# -- invoke --------------------------------------------------------------------------------------------
+
+
+@router.post("/{function_name}/invocations")
+async def invoke(
+    function_name: str,
+    request: Request,
+    principal: Invoker,
+    qualifier: QualifierQuery = None,
+    invocation_type: Annotated[str, Header(alias="X-Amz-Invocation-Type")] = "RequestResponse",
+    log_type: Annotated[str, Header(alias="X-Amz-Log-Type")] = "None",
+) -> Response:
+    name, qualifier = parse_function_name(function_name, qualifier)
+    gateway: Gateway = request.app.state.gateway
+    payload = await request.body()
+    call = Invocation(name, None if qualifier == LATEST else qualifier, payload, principal)
+    if invocation_type == "DryRun":
+        await gateway.resolve(call)
+        return Response(status_code=204)
+    if invocation_type == "Event":
+        await gateway.resolve(call)
+        task = asyncio.get_running_loop().create_task(_run_event(gateway, call))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        return Response(status_code=202)
+    if invocation_type != "RequestResponse":
+        raise InvalidInput("InvocationType is RequestResponse, Event or DryRun")
+    request_id, outcome = await gateway.invoke(call)
+    headers = {"X-Amz-Executed-Version": outcome.version, "X-Amzn-RequestId": request_id}
+    if log_type == "Tail":
+        headers["X-Amz-Log-Result"] = _log_tail(request_id, outcome)
+    if outcome.error is None:
+        return Response(outcome.payload or b"null", 200, headers, media_type="application/json")
+    headers["X-Amz-Function-Error"] = "Unhandled"
+    return JSONResponse(_error_payload(request_id, outcome), 200, headers)
+
+
+async def _run_event(gateway: Gateway, call: Invocation) -> None:
+    try:
+        await gateway.invoke(call)
+    except TurnoutError as exc:
+        log.warning("async invocation of %s failed: %s", call.function, exc)
+
+
+def _error_payload(request_id: str, outcome: Outcome) -> dict[str, Any]:
+    """Lambda's error payload: errorMessage, errorType, requestId and the stack trace lines."""
+    error = outcome.error or {}
+    trace = [str(line) for line in error.get("trace") or []]  # traceback.format_list lines
+    return {
+        "errorMessage": str(error.get("message", "")),
+        "errorType": str(error.get("type", "Error")),
+        "requestId": request_id,
+        "stackTrace": trace,
+    }
+
+
+def _log_tail(request_id: str, outcome: Outcome) -> str:
+    """The last 4 KB of the invocation's log, as Lambda's LogType=Tail gives it (base64)."""
+    report = (
+        f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms"
+        + (f"\tInit Duration: {outcome.init_ms:.2f} ms" if outcome.cold else "")
+        + "\n"
+    )
+    start = f"START RequestId: {request_id} Version: {outcome.version}\n"
+    text = f"{start}{outcome.logs}END RequestId: {request_id}\n{report}"
+    return base64.b64encode(text.encode()[-LOG_TAIL_BYTES:]).decode()
