@@ -87,7 +87,7 @@ def build_services(
         changes=changes,
         provisioning=ProvisioningService(store, clock, changes),
         rollouts=RolloutService(store, clock, changes, aliases),
-        function_urls=FunctionUrlService(store, clock),
+        function_urls=FunctionUrlService(store, clock, changes),
     )
 
 

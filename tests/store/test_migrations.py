@@ -57,7 +57,7 @@ def test_migrating_twice_is_a_no_op(backend: Store) -> None:
     with backend.write() as tx:
         tx.tokens.insert("ci", "a" * 64, frozenset({"deploy"}), datetime(2024, 1, 1, tzinfo=UTC))
     before = _shape(backend)
-    assert before["revision"] == ["0004"]
+    assert before["revision"] == ["0005"]
 
     backend.migrate()
     reopened = open_store(backend.engine.url.render_as_string(hide_password=False))

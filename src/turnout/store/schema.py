@@ -189,3 +189,21 @@ rollouts = Table(
     UniqueConstraint("function_id", "active_alias"),
     Index("ix_rollouts_alias", "function_id", "alias_name", "id"),
 )
+
+# Function URLs: a public HTTP endpoint bound to one alias (or $LATEST) of a function, as Lambda's
+# CreateFunctionUrlConfig makes them. ``qualifier`` is the alias name or "$LATEST" (never a version);
+# ``url_id`` is the random 32-character id in the URL (unique across functions, so serving finds the
+# row by it alone); ``cors`` is Lambda's Cors structure as sent (NULL: none). Deleting the function
+# deletes its URLs.
+function_urls = Table(
+    "function_urls",
+    metadata,
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("url_id", String(32), nullable=False, unique=True),
+    Column("auth_type", String(16), nullable=False),
+    Column("cors", JSON, nullable=True),
+    Column("invoke_mode", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)

@@ -13,6 +13,7 @@ from turnout.errors import Conflict, StoreUnavailable, TurnoutError
 from turnout.store.aliases import AliasRows
 from turnout.store.bundles import BundleRows
 from turnout.store.engine import IMMEDIATE, make_engine
+from turnout.store.function_urls import FunctionUrlRows
 from turnout.store.functions import FunctionRows
 from turnout.store.provisioned import ProvisionedRows
 from turnout.store.rollouts import RolloutRows
@@ -32,6 +33,7 @@ class Tx:
         self.tokens = TokenRows(conn)
         self.provisioned = ProvisionedRows(conn)
         self.rollouts = RolloutRows(conn)
+        self.function_urls = FunctionUrlRows(conn)
 
 
 class Store:
