@@ -41,6 +41,7 @@ from turnout.settings import Settings
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/2015-03-31/functions", tags=["lambda"])
 LOG_TAIL_BYTES = 4096
+LAMBDA_TIMEOUT, LAMBDA_MEMORY = 3, 128  # CreateFunction's defaults are Lambda's, not Turnout's (30 s, 256 MB)
 PAGE = 50
 _background: set[asyncio.Task[Any]] = set()
 
@@ -255,8 +256,8 @@ def create_function(body: CreateFunctionBody, request: Request, _caller: Deploye
         handler=body.Handler,
         description=body.Description,
         environment=None if body.Environment is None else body.Environment.Variables,
-        timeout=body.Timeout,
-        memory=body.MemorySize,
+        timeout=LAMBDA_TIMEOUT if body.Timeout is None else body.Timeout,
+        memory=LAMBDA_MEMORY if body.MemorySize is None else body.MemorySize,
     )
     function, _ = svc.functions.put_draft(name, changes)
     if body.Publish:
