@@ -234,3 +234,14 @@ def test_rate_is_live_invocations_per_second_over_the_span_and_the_worst_p90(
     one_rate, one_p90 = windows.rate(FN, ["1"], span_s=10)
     assert one_rate == pytest.approx(20.0) and one_p90 == 10.0
     assert windows.rate(FN, ["9"], span_s=10) == (0.0, None)
+
+
+def test_rate_of_traffic_younger_than_the_span_is_averaged_over_the_time_it_has_flowed() -> None:
+    clock = Clock(1_000.0)
+    windows = Windows(clock=clock)
+    for _ in range(4):  # 4 seconds of 200 calls per second, measured over a 30 s span
+        for _ in range(200):
+            windows.add("fn", Outcome("1", duration_ms=1.0), "live")
+        clock.now += 1.0
+    rate, _ = windows.rate("fn", ["1"], 30)
+    assert rate == pytest.approx(200, rel=0.01)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from turnout.domain.names import check_env_key, check_handler
 from turnout.errors import InvalidInput
 
+_RUNTIME = re.compile(r"python3\.\d{1,2}")
 TIMEOUT_RANGE = (1, 900)
 MEMORY_RANGE = (128, 10240)
 DESCRIPTION_MAX = 256
@@ -30,8 +32,15 @@ class FunctionConfig:
     memory: int = DEFAULT_MEMORY
     # the handler may run twice for one request with no harm: required for shadow traffic
     idempotent: bool = False
+    # the Lambda runtime a client declared (``python3.12``), echoed by the Lambda-compatible API; every
+    # function runs on the server's Python whatever it says
+    runtime: str | None = None
 
     def __post_init__(self) -> None:
+        if self.runtime is not None and not _RUNTIME.fullmatch(self.runtime):
+            raise InvalidInput(
+                f"runtime {self.runtime!r} is not supported: Turnout runs Python functions (python3.x)"
+            )
         if not isinstance(self.idempotent, bool):
             raise InvalidInput("idempotent is true or false")
         object.__setattr__(self, "handler", check_handler(self.handler))
@@ -55,6 +64,7 @@ class FunctionConfig:
             "memory": self.memory,
             # only when set, so the fingerprints of versions published before the field existed hold
             **({"idempotent": True} if self.idempotent else {}),
+            **({"runtime": self.runtime} if self.runtime else {}),
         }
 
     @classmethod
@@ -66,6 +76,7 @@ class FunctionConfig:
             timeout=data.get("timeout", DEFAULT_TIMEOUT),
             memory=data.get("memory", DEFAULT_MEMORY),
             idempotent=data.get("idempotent", False),
+            runtime=data.get("runtime"),
         )
 
 

@@ -4,10 +4,10 @@ Each tick, per rollout this node holds the lease of: read the baseline's and the
 the same span (since the current step began, at most ``window_s``), the hooks' and the custom gate's
 latest results, and let the pure ``decide()`` answer inside the store transaction that also moves the
 alias. Before a decision that gives the candidate more traffic is committed, the same decision is
-previewed and the candidate's pool is warmed for its coming share (observed rate x p90 duration x share,
-doubled, plus one), so a step does not land on cold starts; the baseline's pool keeps at least the workers
-it had while the rollout runs, so a rollback is warm too. Hooks and the custom gate run as background
-tasks; a decision only sees their results once they have reported.
+previewed and the candidate's pool is warmed for its coming share (``workers_for`` the load: observed
+rate x p90 duration x share), so a step does not land on cold starts; the baseline's pool keeps at least
+the workers it had while the rollout runs, so a rollback is warm too. Hooks and the custom gate run as
+background tasks; a decision only sees their results once they have reported.
 
 A node ticks only the rollouts whose lease it holds (renewed every tick; another node takes over a
 rollout once its lease has run out), so with several nodes one controller acts on each rollout.
@@ -51,7 +51,6 @@ class ControllerSettings:
     tick_s: float = 1.0
     lease_s: float = 15.0
     node: str = "node"
-    headroom: float = 2.0
 
 
 class RolloutController:
@@ -259,7 +258,7 @@ class RolloutController:
         span = min(record.plan.window_s, 30)
         rate, p90_ms = self.windows.rate(record.function, [str(r.baseline), str(r.candidate)], span)
         busy_s = ((p90_ms or 10.0) + 2.0) / 1000.0
-        wanted = math.ceil(rate * share * busy_s * self.settings.headroom) + 1
+        wanted = workers_for(rate * share * busy_s)
         baseline_pool = await self._pool(record, r.baseline)
         if r.strategy.blue_green and baseline_pool is not None:
             wanted = max(wanted, baseline_pool.size)
@@ -306,6 +305,16 @@ class RolloutController:
     def _arn(self, function: str, alias: str) -> str:
         g = self.gateway
         return f"arn:aws:lambda:{g.region}:{g.account_id}:function:{function}:{alias}"
+
+
+def workers_for(load: float) -> int:
+    """Workers to keep ready for ``load`` busy workers on average (rate x duration): Poisson arrivals
+    rarely exceed the mean by three standard deviations, plus one spare.
+
+    >>> workers_for(0.04), workers_for(0.4), workers_for(4.0)
+    (2, 4, 11)
+    """
+    return math.ceil(load + 3 * math.sqrt(load)) + 1
 
 
 def verdict_of(outcome: Outcome) -> Check:

@@ -51,6 +51,8 @@ class RoutingTable:
         self.store = store
         self.entries: dict[str, Entry] = {}
         self._lock = threading.Lock()
+        self._started = 0  # refreshes begun, numbered
+        self._installed: dict[str, int] = {}  # function -> number of the refresh whose entry is installed
         self.listeners: list[Callable[[str, Entry | None, Entry | None], None]] = []
 
     def __repr__(self) -> str:
@@ -73,16 +75,26 @@ class RoutingTable:
         return Entry(function, aliases, versions, provisioned)
 
     def refresh(self, name: str) -> None:
-        """Reload one function (the change feed calls this after every committed change)."""
+        """Reload one function (the change feed calls this after every committed change).
+
+        Listeners run *before* the new entry is installed, so the versions a change newly routes to are
+        warm before any request can reach them; a refresh that started later wins over one that
+        finishes later (no older entry is installed over a newer one)."""
         with self._lock:
+            self._started += 1
+            ticket = self._started
             before = self.entries.get(name)
             after = self.load(name)
+        for listener in self.listeners:
+            listener(name, before, after)
+        with self._lock:
+            if self._installed.get(name, 0) > ticket:
+                return
+            self._installed[name] = ticket
             if after is None:
                 self.entries.pop(name, None)
             else:
                 self.entries[name] = after
-        for listener in self.listeners:
-            listener(name, before, after)
 
     def ensure(self, name: str) -> Entry | None:
         found = self.entries.get(name)

@@ -112,11 +112,14 @@ class Windows:
 
     def rate(self, function: str, versions: list[str], span_s: float) -> tuple[float, float | None]:
         """Live invocations per second over the last ``span_s`` across ``versions``, and their p90 ms."""
-        since = self.clock() - span_s
-        windows = [self.window(function, v, since) for v in versions]
+        now = self.clock()
+        windows = [self.window(function, v, now - span_s) for v in versions]
         count = sum(w.invocations for w in windows)
         p90s = [w.p90_ms for w in windows if w.p90_ms is not None]
-        return count / span_s, max(p90s) if p90s else None
+        firsts = [s[0].second for v in versions if (s := self._series.get((function, v, LIVE)))]
+        # traffic that began less than span_s ago is averaged over the time it has been flowing
+        observed = min(span_s, max(1.0, now - min(firsts))) if firsts else span_s
+        return count / observed, max(p90s) if p90s else None
 
     def forget(self, function: str) -> None:
         for key in [k for k in self._series if k[0] == function]:

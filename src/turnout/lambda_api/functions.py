@@ -152,16 +152,6 @@ def _arns(request: Request) -> Arns:
     return Arns(settings.region, settings.account_id)
 
 
-def _check_runtime(runtime: str | None) -> None:
-    if runtime is None:
-        return
-    major, _, minor = runtime.removeprefix("python").partition(".")
-    if not runtime.startswith("python") or major != "3" or not minor.isdigit():
-        raise InvalidInput(
-            f"Turnout runs Python functions only: runtime {runtime!r} is not supported (use python3.x)"
-        )
-
-
 def _zip(data: str | None, code: CodeBody | UpdateCodeBody) -> bytes:
     if getattr(code, "S3Bucket", None) or getattr(code, "ImageUri", None):
         raise InvalidInput("Turnout takes code as ZipFile only (no S3 locations or container images)")
@@ -238,7 +228,6 @@ def create_function(body: CreateFunctionBody, request: Request, _caller: Deploye
     name, qualifier = parse_function_name(body.FunctionName)
     if qualifier is not None:
         raise InvalidInput("CreateFunction takes an unqualified function name")
-    _check_runtime(body.Runtime)
     if body.PackageType not in (None, "Zip"):
         raise InvalidInput("Turnout runs zip packages only (PackageType Zip)")
     _no_layers(body.Layers)
@@ -258,6 +247,7 @@ def create_function(body: CreateFunctionBody, request: Request, _caller: Deploye
         environment=None if body.Environment is None else body.Environment.Variables,
         timeout=LAMBDA_TIMEOUT if body.Timeout is None else body.Timeout,
         memory=LAMBDA_MEMORY if body.MemorySize is None else body.MemorySize,
+        runtime=body.Runtime,
     )
     function, _ = svc.functions.put_draft(name, changes)
     if body.Publish:
@@ -266,7 +256,8 @@ def create_function(body: CreateFunctionBody, request: Request, _caller: Deploye
     return _draft_json(request, function)
 
 
-@router.get("/")
+@router.get("")
+@router.get("/", include_in_schema=False)  # older clients send the trailing slash
 def list_functions(
     request: Request,
     _caller: Reader,
@@ -351,7 +342,6 @@ def update_function_configuration(
 ) -> dict[str, Any]:
     svc = _services(request)
     name, _ = _unqualified(function_name)
-    _check_runtime(body.Runtime)
     _no_layers(body.Layers)
     current = svc.functions.get(name)
     _check_revision(current, body.RevisionId)
@@ -364,6 +354,7 @@ def update_function_configuration(
         environment=environment,
         timeout=body.Timeout,
         memory=body.MemorySize,
+        runtime=body.Runtime,
     )
     function, _ = svc.functions.put_draft(name, changes, body.RevisionId)
     return _draft_json(request, function)

@@ -1,8 +1,9 @@
 """Turnout's functions, versions and aliases as the Lambda API shapes them (FunctionConfiguration,
 AliasConfiguration), and Lambda's alias rules.
 
-Differences from AWS, by decision (see README "Lambda-compatible API"): ``Runtime`` is the Python the
-server runs every function on; ``Role`` is a placeholder (there is no IAM); secret environment values
+Differences from AWS, by decision (see README "Lambda-compatible API"): ``Runtime`` is what the client
+declared (the server's own Python when it declared none) though every function runs on the server's
+Python; ``Role`` is a placeholder (there is no IAM); secret environment values
 are shown as ``****`` as everywhere in Turnout, and a ``****`` sent back in an update keeps the stored
 value, so read-modify-write scripts do not overwrite secrets with the mask.
 """
@@ -66,7 +67,7 @@ def configuration(
     return {
         "FunctionName": name,
         "FunctionArn": arns.function(name, qualifier if qualifier is not None else _qualifier(version)),
-        "Runtime": RUNTIME,
+        "Runtime": config.runtime or RUNTIME,
         "Role": f"arn:aws:iam::{arns.account_id}:role/turnout",
         "Handler": config.handler,
         "CodeSize": code_size,

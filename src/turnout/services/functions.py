@@ -28,6 +28,7 @@ class DraftChanges:
     timeout: int | None = None
     memory: int | None = None
     idempotent: bool | None = None
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class FunctionService:
             timeout=changes.timeout,
             memory=changes.memory,
             idempotent=changes.idempotent,
+            runtime=changes.runtime,
         )
         manifest = _checked_manifest(tx, changes.bundle_sha256, config)
         return tx.functions.insert(
@@ -107,6 +109,7 @@ class FunctionService:
             timeout=changes.timeout,
             memory=changes.memory,
             idempotent=changes.idempotent,
+            runtime=changes.runtime,
         )
         sha256 = changes.bundle_sha256 or current.bundle_sha256
         manifest = _checked_manifest(tx, sha256, config)
