@@ -16,11 +16,14 @@ from turnout import __version__
 from turnout.api import (
     aliases,
     bundles,
+    events,
     functions,
     invoke,
     observability,
     provisioning,
     rollouts,
+    routes,
+    schedules,
     tokens,
 )
 from turnout.api.errors import install_error_handlers
@@ -30,10 +33,12 @@ from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
+from turnout.gateway.dispatcher import Dispatcher
 from turnout.gateway.invoke import Gateway
 from turnout.gateway.logs import LogSink
 from turnout.gateway.metrics import Metrics
 from turnout.gateway.provisioner import Provisioner
+from turnout.gateway.scheduler import Scheduler
 from turnout.gateway.shadow import Mirror
 from turnout.gateway.table import RoutingTable
 from turnout.gateway.window import Windows
@@ -49,7 +54,10 @@ from turnout.services.diff import DiffService
 from turnout.services.function_urls import FunctionUrlService
 from turnout.services.functions import FunctionService
 from turnout.services.provisioning import ProvisioningService
+from turnout.services.queue import EventQueue
 from turnout.services.rollouts import RolloutService
+from turnout.services.routes import RouteService
+from turnout.services.schedules import ScheduleService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import ImportCheck, VersionService
 from turnout.settings import Settings
@@ -88,6 +96,9 @@ def build_services(
         provisioning=ProvisioningService(store, clock, changes),
         rollouts=RolloutService(store, clock, changes, aliases),
         function_urls=FunctionUrlService(store, clock, changes),
+        routes=RouteService(store, clock, changes),
+        schedules=ScheduleService(store, clock, changes),
+        queue=EventQueue(store, clock, changes),
     )
 
 
@@ -155,6 +166,8 @@ def create_app(
         ),
     )
     services.rollouts.wake.append(controller.wake)
+    scheduler = Scheduler(services, gateway, settings, clock)
+    dispatcher = Dispatcher(services, gateway, settings, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -167,8 +180,12 @@ def create_app(
             await asyncio.to_thread(table.refresh, name)  # warms their provisioned workers
         services.versions.import_check = _import_check(supervisor, loop)
         controller.start()
+        dispatcher.start()
+        scheduler.start()
         log.info("Turnout %s on %s; admin token in %s", __version__, store, settings.admin_token_path)
         yield
+        await scheduler.stop()
+        await dispatcher.stop()
         await controller.stop()
         await mirror.close()
         services.versions.import_check = None
@@ -187,8 +204,20 @@ def create_app(
     app.state.gateway = gateway
     app.state.logs, app.state.metrics = logs, metrics
     app.state.controller = controller
+    app.state.scheduler, app.state.dispatcher = scheduler, dispatcher
     install_error_handlers(app)
-    for module in (bundles, functions, aliases, rollouts, tokens, invoke, provisioning, observability):
+    triggers = (routes, schedules, events)
+    for module in (
+        bundles,
+        functions,
+        aliases,
+        rollouts,
+        tokens,
+        invoke,
+        provisioning,
+        observability,
+        *triggers,
+    ):
         app.include_router(module.router)
     app.include_router(lambda_functions.router)
     app.include_router(lambda_urls.router)

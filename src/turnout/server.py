@@ -8,6 +8,7 @@ import uvicorn
 
 from turnout.api.invoke import InvokeFastPath
 from turnout.app import create_app
+from turnout.gateway.front_door import RouteDoor
 from turnout.settings import Settings
 
 
@@ -17,7 +18,7 @@ def serve(settings: Settings) -> None:
     )
     if settings.log_level != "debug":
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    app = InvokeFastPath(create_app(settings))
+    app = InvokeFastPath(RouteDoor(create_app(settings)))
     uvicorn.run(
         app,
         host=settings.host,

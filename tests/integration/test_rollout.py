@@ -6,13 +6,13 @@ until a deadline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.integration.conftest import FAST_ROLLOUTS
 from tests.integration.rollout_support import (
     alias_target,
     finished,
@@ -26,20 +26,6 @@ from tests.integration.runtime_support import point, release
 from tests.support import Server, error_code, unique, wait_for
 
 pytestmark = pytest.mark.integration
-FAST = {"TURNOUT_ROLLOUT_TICK_MS": "100"}
-
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("rollouts") / "data", extra_env=FAST).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def client(quick: Server) -> Iterator[httpx.Client]:
-    with quick.client() as api:
-        yield api
 
 
 def test_a_healthy_candidate_is_promoted_through_every_step(quick: Server, client: httpx.Client) -> None:
@@ -243,7 +229,7 @@ def test_bad_rollout_requests_are_refused_and_store_nothing(
 
 
 def test_a_restart_in_the_middle_of_a_bake_resumes_with_the_bake_time_left(tmp_path: Path) -> None:
-    server = Server(tmp_path / "data", extra_env=FAST).start()
+    server = Server(tmp_path / "data", extra_env=FAST_ROLLOUTS).start()
     try:
         with server.client() as api:
             name = unique("restart")
@@ -270,7 +256,7 @@ def test_a_restart_in_the_middle_of_a_bake_resumes_with_the_bake_time_left(tmp_p
 
 
 def test_after_a_restart_a_rollout_that_cannot_judge_is_rolled_back(tmp_path: Path) -> None:
-    server = Server(tmp_path / "data", extra_env=FAST).start()
+    server = Server(tmp_path / "data", extra_env=FAST_ROLLOUTS).start()
     try:
         with server.client() as api:
             name = unique("nojudge")

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,20 +19,6 @@ from tests.integration.rollout_support import alias_target, status, two_versions
 from tests.support import Server, free_port, unique, wait_for
 
 pytestmark = pytest.mark.integration
-FAST = {"TURNOUT_ROLLOUT_TICK_MS": "100"}
-
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("rollout-cli") / "data", extra_env=FAST).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def client(quick: Server) -> Iterator[httpx.Client]:
-    with quick.client() as api:
-        yield api
 
 
 def turnout(url: str, token: str, *args: object) -> subprocess.CompletedProcess[str]:

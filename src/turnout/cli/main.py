@@ -15,11 +15,14 @@ from turnout.cli import (
     aliases,
     deployment,
     diff,
+    dlq,
     functions,
     invoke,
     logs,
     provision,
     rollout,
+    routes,
+    schedules,
     server,
     tokens,
 )
@@ -65,6 +68,9 @@ aliases.register(app)
 rollout.register(app)
 functions.register_cleanup(app)
 tokens.register(app)
+routes.register(app)
+schedules.register(app)
+dlq.register(app)
 
 
 def main() -> None:

@@ -11,7 +11,10 @@ from turnout.services.diff import DiffService
 from turnout.services.function_urls import FunctionUrlService
 from turnout.services.functions import FunctionService
 from turnout.services.provisioning import ProvisioningService
+from turnout.services.queue import EventQueue
 from turnout.services.rollouts import RolloutService
+from turnout.services.routes import RouteService
+from turnout.services.schedules import ScheduleService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import VersionService
 
@@ -28,3 +31,6 @@ class Services:
     provisioning: ProvisioningService
     rollouts: RolloutService
     function_urls: FunctionUrlService
+    routes: RouteService
+    schedules: ScheduleService
+    queue: EventQueue

@@ -84,7 +84,7 @@ class Store:
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # every branch, should the history ever fork
 
     def close(self) -> None:
         self.engine.dispose()

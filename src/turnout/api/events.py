@@ -1,0 +1,7 @@
+"""/v1/events (issue 6)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["events"])

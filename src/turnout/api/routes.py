@@ -1,0 +1,7 @@
+"""/v1/routes (issue 6)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["routes"])

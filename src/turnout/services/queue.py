@@ -1,0 +1,15 @@
+"""The durable queue of async invocations: retries, dead letters, redrive (issue 6)."""
+
+from __future__ import annotations
+
+from turnout.clock import Clock
+from turnout.services.changes import ChangeFeed
+from turnout.store import Store
+
+
+class EventQueue:
+    def __init__(self, store: Store, clock: Clock, changes: ChangeFeed) -> None:
+        self.store, self.clock, self.changes = store, clock, changes
+
+    def __repr__(self) -> str:
+        return f"EventQueue({self.store!r})"
