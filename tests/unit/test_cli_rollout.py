@@ -16,16 +16,12 @@ from rich.console import Console, RenderableType
 from typer.testing import CliRunner, Result
 
 from turnout.cli import rollout as rollout_module
+from turnout.cli import rollout_options, rollout_view
 from turnout.cli.client import ApiClient, CliError, Reply
 from turnout.cli.main import app
-from turnout.cli.rollout import (
-    INTERRUPTED,
+from turnout.cli.rollout import INTERRUPTED, watch
+from turnout.cli.rollout_options import (
     StartOptions,
-    duration_text,
-    exit_code,
-    gates_text,
-    live_view,
-    outcome_text,
     parse_duration,
     parse_milliseconds,
     parse_percent,
@@ -35,8 +31,14 @@ from turnout.cli.rollout import (
     read_events,
     resolve_strategy,
     start_body,
+)
+from turnout.cli.rollout_view import (
+    duration_text,
+    exit_code,
+    gates_text,
+    live_view,
+    outcome_text,
     status_renderables,
-    watch,
 )
 
 INVALID = "InvalidParameterValue"
@@ -128,7 +130,8 @@ def error_code(call: Any, *args: Any, **kwargs: Any) -> str:
 
 
 def test_worked_examples_hold() -> None:
-    assert doctest.testmod(rollout_module).failed == 0
+    for module in (rollout_module, rollout_options, rollout_view):
+        assert doctest.testmod(module).failed == 0
 
 
 # --------------------------------------------------------------------------------------------- parsing
