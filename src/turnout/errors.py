@@ -12,6 +12,7 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── InvalidBundle            400 InvalidBundle
     │   ├── InvalidStrategy          400 InvalidStrategy
     │   ├── InvalidRequestContent    400 InvalidRequestContent
+    │   ├── InvalidSchedule          400 InvalidScheduleExpression
     │   ├── HandlerNotFound          400 Function.HandlerNotFound
     │   ├── FunctionImportFailed     400 Function.ImportError
     │   └── BundleTooLarge           413 BundleTooLarge
@@ -23,13 +24,16 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── AliasNotFound            404 AliasNotFound
     │   ├── BundleNotFound           404 BundleNotFound
     │   ├── TokenNotFound            404 TokenNotFound
-    │   └── RolloutNotFound          404 RolloutNotFound
+    │   ├── RolloutNotFound          404 RolloutNotFound
+    │   ├── RouteNotFound            404 RouteNotFound
+    │   └── ScheduleNotFound         404 ScheduleNotFound
     ├── Conflict                     409 Conflict
     │   ├── VersionInUse             409 VersionInUse
     │   ├── AlreadyExists            409 AlreadyExists
     │   ├── NothingToRollBack        409 NothingToRollBack
     │   ├── RolloutInProgress        409 RolloutInProgress
-    │   └── InvalidRolloutTransition 409 InvalidRolloutTransition
+    │   ├── InvalidRolloutTransition 409 InvalidRolloutTransition
+    │   └── RouteConflict            409 RouteConflict
     ├── PreconditionFailed           412 PreconditionFailed
     ├── DependencyResolutionFailed   422 DependencyResolutionFailed
     ├── RequestTooLarge              413 RequestTooLarge
@@ -210,3 +214,29 @@ class BlobCorrupted(TurnoutError):
 class StoreUnavailable(TurnoutError):
     code = "StoreUnavailable"
     status = 503
+
+
+class RouteNotFound(NotFound):
+    code = "RouteNotFound"
+
+
+class RouteConflict(Conflict):
+    """A route with the same method, host and path (parameter names aside) exists already."""
+
+    code = "RouteConflict"
+
+
+class InvalidSchedule(InvalidInput):
+    """A schedule expression, time zone or missed-tick policy that cannot be read."""
+
+    code = "InvalidScheduleExpression"
+
+
+class ScheduleNotFound(NotFound):
+    code = "ScheduleNotFound"
+
+
+class EventNotFound(NotFound):
+    """No async event with that request id (or it was purged)."""
+
+    code = "EventNotFound"

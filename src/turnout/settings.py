@@ -79,6 +79,24 @@ class Settings:
     node_name: str = _setting(
         "", "This node's name in rollout leases (one node's controller acts on a rollout); empty: host-pid."
     )
+    schedule_tick_ms: int = _setting(200, "How often the scheduler looks for due schedule ticks (ms).")
+    schedule_grace_ms: int = _setting(
+        1500, "A schedule tick later than this fires as usual; later ones count as missed (see --missed)."
+    )
+    async_backoff_ms: int = _setting(
+        1000, "Async invocations: delay before the first retry (doubled per retry, with up to 25% jitter)."
+    )
+    async_max_retries: int = _setting(2, "Async invocations: retries after a failed first attempt.")
+    async_max_age_s: int = _setting(
+        6 * 3600, "Async invocations: an event not done this long after it was accepted is dead-lettered."
+    )
+    async_poll_ms: int = _setting(
+        500, "Async invocations: how often the store is checked for due events when nothing wakes the queue."
+    )
+    async_lease_s: int = _setting(
+        30,
+        "Async invocations: a node's lease on a running event; after a crash it is taken again after this.",
+    )
     lambda_auth: str = _setting(
         "any",
         "Lambda-compatible API: 'any' accepts any well-formed SigV4 signature; 'token' needs a Turnout API "

@@ -359,3 +359,19 @@ def test_concurrent_first_deploys_create_the_function_once(kit: Kit) -> None:
     assert errors == []
     assert outcomes.count(True) == 1
     assert [f.name for f in kit.services.functions.list()] == ["racy"]
+
+
+def test_a_version_pinned_by_a_route_or_a_schedule_cannot_be_deleted_and_gc_keeps_it(kit: Kit) -> None:
+    from turnout.services.schedules import NewSchedule
+
+    for n in (1, 2, 3):
+        kit.deploy("pinned", code(n))
+        kit.publish("pinned")
+    kit.services.routes.add("GET", "/pinned", "pinned", "1")
+    kit.services.schedules.add(NewSchedule("pinned-nightly", "rate(1 day)", "pinned", "2"))
+    for number, user in ((1, "route GET /pinned"), (2, "schedule pinned-nightly")):
+        with pytest.raises(VersionInUse) as refused:
+            kit.services.versions.delete("pinned", number)
+        assert user in refused.value.message
+    report = kit.services.versions.gc("pinned", keep=0, dry_run=False)
+    assert set(report.deleted_versions) == {3}

@@ -21,10 +21,12 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from turnout.domain.names import split_qualified
 from turnout.errors import InvalidInput, RequestTooLarge, TurnoutError
 from turnout.gateway.invoke import Gateway, Invocation
+from turnout.services.queue import EventQueue
 from turnout.services.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class InvokeRequest:
     content_length: str | None
     routing_key: str | None
     override: str | None
+    asynchronous: bool = False  # ?async=true or X-Turnout-Invocation-Type: Event: queue it, answer 202
 
 
 async def answer(
@@ -60,6 +63,8 @@ async def answer(
         raise RequestTooLarge(
             f"the request payload is {declared} bytes; the limit is {gateway.max_request_bytes}"
         )
+    if request.asynchronous:
+        return await _enqueue(state, function, qualifier or request.query_qualifier, principal, read_body)
     call = Invocation(
         function=function,
         qualifier=qualifier or request.query_qualifier,
@@ -81,11 +86,40 @@ async def answer(
     return status, headers, json.dumps({"error": {"code": code, **body}}).encode()
 
 
+async def _enqueue(
+    state: Any,
+    function: str,
+    qualifier: str | None,
+    principal: Any,
+    read_body: Callable[[], Awaitable[bytes]],
+) -> tuple[int, dict[str, str], bytes]:
+    """Put the event on the durable queue: 202 and its request id once it is stored."""
+    gateway: Gateway = state.gateway
+    payload = await read_body()
+    if len(payload) > gateway.max_request_bytes:
+        raise RequestTooLarge(
+            f"the request payload is {len(payload)} bytes; the limit is {gateway.max_request_bytes}"
+        )
+    await gateway.resolve(
+        Invocation(function, qualifier, b"", principal)
+    )  # 404 now, not in the dead-letter list
+    queue: EventQueue = state.services.queue
+    request_id = await run_in_threadpool(queue.enqueue, function, qualifier, payload)
+    body = json.dumps({"request_id": request_id, "status": "queued"}).encode()
+    return 202, {"X-Turnout-Request-Id": request_id}, body
+
+
+def is_async(query: dict[str, str] | Any, headers: dict[str, str] | Any) -> bool:
+    flag = (query.get("async") or "").lower() in ("1", "true", "yes")
+    return flag or (headers.get("x-turnout-invocation-type") or "").lower() == "event"
+
+
 @router.post(
     "/{name}/invoke",
     summary="Invoke a function",
     description="Body: the event (JSON). Qualifier as `?qualifier=` or `name:qualifier`. "
-    "Headers: `X-Turnout-Routing-Key` (sticky pick), `X-Turnout-Version-Override` (deploy scope).",
+    "Headers: `X-Turnout-Routing-Key` (sticky pick), `X-Turnout-Version-Override` (deploy scope). "
+    "`?async=true` or `X-Turnout-Invocation-Type: Event`: queue the event, answer 202 with its request id.",
 )
 async def invoke(name: str, request: Request) -> Response:
     h = request.headers
@@ -96,6 +130,7 @@ async def invoke(name: str, request: Request) -> Response:
         content_length=h.get("content-length"),
         routing_key=h.get("x-turnout-routing-key"),
         override=h.get("x-turnout-version-override"),
+        asynchronous=is_async(request.query_params, h),
     )
     status, headers, body = await answer(request.app.state, parts, request.body)
     return Response(body, status, headers, media_type="application/json")
@@ -124,6 +159,7 @@ class InvokeFastPath:
             content_length=headers.get("content-length"),
             routing_key=headers.get("x-turnout-routing-key"),
             override=headers.get("x-turnout-version-override"),
+            asynchronous=is_async(query, headers),
         )
 
         async def read_body() -> bytes:

@@ -34,14 +34,24 @@ def invoke(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also print version, request id, cold start.")
     ] = False,
+    asynchronous: Annotated[
+        bool,
+        typer.Option(
+            "--async",
+            help="Queue the event (retries, dead letters); print its request id. See `turnout dlq`.",
+        ),
+    ] = False,
 ) -> None:
     """Invoke a function and print its JSON result.
 
     Examples: `turnout invoke hello:prod -d '{"name": "Ada"}'`, `turnout invoke hello -f events/example.json`.
     A function error prints its code, message and traceback on stderr and exits 1.
+    With `--async` the server answers at once (202) and only the request id is printed.
     """
     payload = _payload(data, file)
     headers = {"Content-Type": "application/json"}
+    if asynchronous:
+        headers["X-Turnout-Invocation-Type"] = "Event"
     if routing_key is not None:
         headers["X-Turnout-Routing-Key"] = routing_key
     if version is not None:
@@ -53,6 +63,9 @@ def invoke(
             for line in (error.details or {}).get("trace") or []:
                 typer.echo(line.rstrip("\n"), err=True)
             raise
+    if asynchronous:
+        typer.echo(reply.body["request_id"])
+        return
     if verbose:
         h = {k.lower(): v for k, v in reply.headers.items()}
         cold = f", cold start {h['x-turnout-init-duration']} ms" if "x-turnout-init-duration" in h else ""

@@ -319,7 +319,8 @@ def workers_for(load: float) -> int:
 
 def verdict_of(outcome: Outcome) -> Check:
     """A validator's answer: ``true``, ``"pass"``/``"Succeeded"``, or ``{"status": ...}`` / ``{"pass": bool}``
-    with an optional ``"message"``; ``false``, ``"fail"``/``"Failed"``, anything else or an error fails.
+    with an optional ``"message"``; ``"Pending"`` (a gate that cannot judge yet) holds; ``false``,
+    ``"fail"``/``"Failed"``, anything else or an error fails.
 
     >>> verdict_of(Outcome("1", b'{"status": "Succeeded"}')).verdict.value
     'pass'
@@ -336,7 +337,10 @@ def verdict_of(outcome: Outcome) -> Check:
     if isinstance(answer, dict):
         message = str(answer.get("message", ""))
         answer = answer.get("status", answer.get("pass"))
-    passed = answer is True or (isinstance(answer, str) and answer.lower() in ("pass", "passed", "succeeded"))
+    word = answer.lower() if isinstance(answer, str) else answer
+    if word in ("pending", "inprogress"):  # a custom gate that cannot judge yet: the step holds
+        return Check(Verdict.PENDING, message or "the validator cannot judge yet")
+    passed = answer is True or word in ("pass", "passed", "succeeded")
     return Check(Verdict.PASS if passed else Verdict.FAIL, message or f"the validator answered {answer!r}")
 
 

@@ -26,7 +26,7 @@ from turnout.errors import (
     FunctionNotFound,
     InvalidInput,
     PreconditionFailed,
-    TurnoutError,
+    RequestTooLarge,
 )
 from turnout.gateway.invoke import Gateway, Invocation
 from turnout.lambda_api import auth, shapes
@@ -43,7 +43,6 @@ router = APIRouter(prefix="/2015-03-31/functions", tags=["lambda"])
 LOG_TAIL_BYTES = 4096
 LAMBDA_TIMEOUT, LAMBDA_MEMORY = 3, 128  # CreateFunction's defaults are Lambda's, not Turnout's (30 s, 256 MB)
 PAGE = 50
-_background: set[asyncio.Task[Any]] = set()
 
 
 class _Shape(BaseModel):
@@ -525,10 +524,8 @@ async def invoke(
         return Response(status_code=204)
     if invocation_type == "Event":
         await gateway.resolve(call)
-        task = asyncio.get_running_loop().create_task(_run_event(gateway, call))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        return Response(status_code=202)
+        request_id = await _run_event(request, call)
+        return Response(status_code=202, headers={"X-Amzn-RequestId": request_id})
     if invocation_type != "RequestResponse":
         raise InvalidInput("InvocationType is RequestResponse, Event or DryRun")
     request_id, outcome = await gateway.invoke(call)
@@ -541,11 +538,15 @@ async def invoke(
     return JSONResponse(_error_payload(request_id, outcome), 200, headers)
 
 
-async def _run_event(gateway: Gateway, call: Invocation) -> None:
-    try:
-        await gateway.invoke(call)
-    except TurnoutError as exc:
-        log.warning("async invocation of %s failed: %s", call.function, exc)
+async def _run_event(request: Request, call: Invocation) -> str:
+    """Put the event on the durable queue (retries, dead letters: gateway/dispatcher.py); its request id."""
+    gateway: Gateway = request.app.state.gateway
+    if len(call.payload) > gateway.max_request_bytes:
+        raise RequestTooLarge(
+            f"the request payload is {len(call.payload)} bytes; the limit is {gateway.max_request_bytes}"
+        )
+    queue = _services(request).queue
+    return await asyncio.to_thread(queue.enqueue, call.function, call.qualifier, call.payload)
 
 
 def _error_payload(request_id: str, outcome: Outcome) -> dict[str, Any]:

@@ -224,10 +224,13 @@ class VersionService:
 
 
 def _references(tx: Tx, function_id: int) -> dict[int, list[str]]:
-    """Versions something points at: aliases (by name) and running rollouts ("rollout of prod")."""
+    """Versions something points at: aliases (by name), running rollouts ("rollout of prod"), routes
+    and schedules pinned to a version ("route GET /x", "schedule nightly")."""
     found = {number: list(users) for number, users in tx.aliases.references(function_id).items()}
-    for number, users in tx.rollouts.references(function_id).items():
-        found.setdefault(number, []).extend(u for u in users if u not in found.get(number, []))
+    others = (tx.rollouts.references, tx.routes.references, tx.schedules.references)
+    for referenced in others:
+        for number, users in referenced(function_id).items():
+            found.setdefault(number, []).extend(u for u in users if u not in found.get(number, []))
     return found
 
 

@@ -207,3 +207,84 @@ function_urls = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
 )
+
+# Async invocations
+# One row per accepted async event (``id`` is its request id). ``function`` is the name, not a foreign
+# key: an event outlives its function and is then dead-lettered with the reason. ``version`` is pinned by
+# the first recorded attempt (NULL before it, or for $LATEST); retries run on it even if the alias moved.
+# ``status``: queued, running, succeeded, dead (``turnout.domain.retry.Status``). A node takes a due
+# event by setting ``lease_owner``/``lease_until``; once a lease runs out (the node died) another takes
+# it again: at-least-once. ``accepted_at`` starts the maximum-age clock (enqueue, or the last redrive).
+# ``attempt_log``: one entry per attempt (version, started, outcome code, duration).
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("function", String(64), nullable=False),
+    Column("qualifier", String(128), nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("attempt_log", JSON, nullable=False),
+    Column("last_error", JSON, nullable=True),
+    Column("enqueued_at", Timestamp, nullable=False),
+    Column("accepted_at", Timestamp, nullable=False),
+    Column("due_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Timestamp, nullable=True),
+    Index("ix_events_status_due", "status", "due_at"),
+    Index("ix_events_function_status", "function", "status"),
+)
+
+# HTTP routes: a method (or ANY), a host ("" for any host) and a path bound to a qualifier of a function:
+# an alias name (the route follows the alias), a version number (pinned for good) or "$LATEST".
+# ``shape`` is the path with parameter names left out (``/items/{}``): two routes of the same method,
+# host and shape would match the same requests, so the unique constraint refuses the second one.
+# ``sticky_cookie``/``sticky_header``: where the routing key of a sticky route comes from (NULL: none).
+# Deleting the function deletes its routes.
+routes = Table(
+    "routes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), nullable=False),
+    Column("qualifier", String(128), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("host", String(253), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("shape", String(1024), nullable=False),
+    Column("sticky_cookie", String(128), nullable=True),
+    Column("sticky_header", String(128), nullable=True),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("method", "host", "shape"),
+    Index("ix_routes_function_id", "function_id"),
+)
+
+# Schedules: a cron or rate expression bound to one qualifier (alias, version or $LATEST) of a function.
+# ``name`` is global. ``next_fire_at`` is the next tick not yet claimed (NULL: none left, or disabled):
+# a scheduler claims a due tick by moving it forward with a compare-and-set UPDATE, so each tick fires
+# on one node only, once. ``anchor`` is where rate ticks count from. ``input`` is the fixed event as
+# JSON text (NULL: the EventBridge scheduled event). ``missed``: "fire-once" or "skip" (ticks missed
+# while no scheduler ran). Deleting the function deletes its schedules.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), nullable=False),
+    Column("qualifier", String(128), nullable=False),
+    Column("expression", String(256), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("input", Text, nullable=True),
+    Column("enabled", Integer, nullable=False),
+    Column("missed", String(16), nullable=False),
+    Column("anchor", Timestamp, nullable=False),
+    Column("next_fire_at", Timestamp, nullable=True),
+    Column("last_fired_at", Timestamp, nullable=True),
+    Column("last_result", JSON, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_schedules_next_fire_at", "next_fire_at"),
+    Index("ix_schedules_function_id", "function_id"),
+)

@@ -13,10 +13,13 @@ from turnout.errors import Conflict, StoreUnavailable, TurnoutError
 from turnout.store.aliases import AliasRows
 from turnout.store.bundles import BundleRows
 from turnout.store.engine import IMMEDIATE, make_engine
+from turnout.store.events import EventRows
 from turnout.store.function_urls import FunctionUrlRows
 from turnout.store.functions import FunctionRows
 from turnout.store.provisioned import ProvisionedRows
 from turnout.store.rollouts import RolloutRows
+from turnout.store.routes import RouteRows
+from turnout.store.schedules import ScheduleRows
 from turnout.store.tokens import TokenRows
 from turnout.store.versions import VersionRows
 
@@ -34,6 +37,9 @@ class Tx:
         self.provisioned = ProvisionedRows(conn)
         self.rollouts = RolloutRows(conn)
         self.function_urls = FunctionUrlRows(conn)
+        self.events = EventRows(conn)
+        self.routes = RouteRows(conn)
+        self.schedules = ScheduleRows(conn)
 
 
 class Store:

@@ -1,0 +1,299 @@
+"""Async invocations end to end, through a real `turnout serve` and its workers.
+
+The handler appends ``<event id> <version>`` to a file named in the event on every attempt, and fails
+while the file has fewer than ``fail`` lines (or always, unless the ``unless`` file exists): the file is
+both the attempt counter and the proof that an event ran.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from tests.integration.lambda_support import lambda_client
+from tests.support import Server, deploy, error_code, publish, unique, wait_for
+from turnout.cli.main import app
+
+pytestmark = pytest.mark.integration
+
+FAST_ASYNC = {
+    "TURNOUT_ASYNC_BACKOFF_MS": "300",  # retries after 0.3 s, 0.6 s
+    "TURNOUT_ASYNC_POLL_MS": "100",
+    "TURNOUT_ASYNC_LEASE_S": "2",  # a killed server's events are taken again 2 s later
+}
+
+
+def handler_code(version: str) -> dict[str, str]:
+    return {
+        "app.py": f"VERSION = {version!r}\n"
+        + """
+import os
+import time
+
+
+def handler(event, context):
+    path = event["file"]
+    with open(path, "a") as f:
+        f.write(f"{event.get('id', context.aws_request_id)} {VERSION}\\n")
+    with open(path) as f:
+        n = sum(1 for _ in f)
+    time.sleep(event.get("sleep", 0))
+    if event.get("unless") and not os.path.exists(event["unless"]):
+        raise RuntimeError(f"attempt {n} fails on purpose")
+    if n <= event.get("fail", 0):
+        raise RuntimeError(f"attempt {n} fails on purpose")
+    return {"n": n, "version": VERSION}
+"""
+    }
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("async") / "data", extra_env=FAST_ASYNC).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def api(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def make_function(api: httpx.Client, versions: int = 1) -> str:
+    name = unique("async")
+    for n in range(1, versions + 1):
+        deploy(api, name, handler_code(str(n)))
+        publish(api, name)
+    assert api.put(f"/v1/functions/{name}/aliases/prod", json={"version": 1}).status_code in (200, 201)
+    return name
+
+
+def enqueue(api: httpx.Client, target: str, event: dict[str, Any], header: bool = False) -> str:
+    if header:
+        response = api.post(
+            f"/v1/functions/{target}/invoke", json=event, headers={"X-Turnout-Invocation-Type": "Event"}
+        )
+    else:
+        response = api.post(f"/v1/functions/{target}/invoke?async=true", json=event)
+    assert response.status_code == 202, response.text
+    request_id = response.json()["request_id"]
+    assert response.headers["x-turnout-request-id"] == request_id
+    return str(request_id)
+
+
+def event_of(api: httpx.Client, event_id: str) -> dict[str, Any]:
+    response = api.get(f"/v1/events/{event_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def settled(api: httpx.Client, event_id: str, status: str, timeout: float = 20.0) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        event = event_of(api, event_id)
+        return event if event["status"] == status else None
+
+    return wait_for(check, timeout=timeout, what=f"event {event_id} {status}")
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_handler_that_fails_twice_then_succeeds_is_retried_and_completes(
+    api: httpx.Client, tmp_path: Path
+) -> None:
+    name = make_function(api)
+    counter = tmp_path / "counter"
+    started = time.monotonic()
+    event_id = enqueue(api, f"{name}:prod", {"file": str(counter), "fail": 2})
+    assert time.monotonic() - started < 2  # answered at once, not after the retries
+
+    event = settled(api, event_id, "succeeded")
+    assert len(lines(counter)) == 3
+    assert event["attempts"] == 3 and event["version"] == 1
+    assert [a["outcome"] for a in event["attempt_log"]] == ["Function.Unhandled"] * 2 + ["Success"]
+    assert [a["version"] for a in event["attempt_log"]] == ["1", "1", "1"]
+    assert all(a["duration_ms"] >= 0 and a["started_at"] for a in event["attempt_log"])
+
+
+def test_an_event_that_always_fails_is_dead_lettered_with_its_error_and_can_be_redriven(
+    api: httpx.Client, tmp_path: Path
+) -> None:
+    name = make_function(api)
+    counter, flag = tmp_path / "counter", tmp_path / "fixed"
+    event_id = enqueue(api, name, {"file": str(counter), "unless": str(flag)}, header=True)
+
+    dead = settled(api, event_id, "dead")
+    assert dead["attempts"] == 3 and len(lines(counter)) == 3
+    assert dead["last_error"]["code"] == "Function.Unhandled"
+    assert "fails on purpose" in dead["last_error"]["message"]
+    assert dead["last_error"]["reason"].startswith("RetriesExhausted")
+    listed = api.get("/v1/events", params={"status": "dead", "function": name}).json()["events"]
+    assert [e["id"] for e in listed] == [event_id]
+
+    flag.touch()  # the "fix"
+    redriven = api.post(f"/v1/events/{event_id}/redrive")
+    assert redriven.status_code == 200 and redriven.json()["status"] == "queued"
+    done = settled(api, event_id, "succeeded")
+    assert done["attempts"] == 1 and len(done["attempt_log"]) == 4  # the log keeps the dead attempts
+    assert api.get("/v1/events", params={"status": "dead", "function": name}).json()["events"] == []
+    again = api.post(f"/v1/events/{event_id}/redrive")
+    assert again.status_code == 400  # only dead events redrive
+
+
+def test_retries_stay_on_the_first_version_across_an_alias_move(api: httpx.Client, tmp_path: Path) -> None:
+    name = make_function(api, versions=2)
+    counter = tmp_path / "counter"
+    event_id = enqueue(api, f"{name}:prod", {"file": str(counter), "fail": 2, "id": "e"})
+    wait_for(lambda: len(lines(counter)) >= 1, what="the first attempt")
+    moved = api.put(f"/v1/functions/{name}/aliases/prod", json={"version": 2})
+    assert moved.status_code == 200, moved.text
+
+    event = settled(api, event_id, "succeeded")
+    assert lines(counter) == ["e 1", "e 1", "e 1"]
+    assert [a["version"] for a in event["attempt_log"]] == ["1", "1", "1"]
+    assert event["version"] == 1
+    # a new event follows the alias
+    fresh = tmp_path / "fresh"
+    settled(api, enqueue(api, f"{name}:prod", {"file": str(fresh), "id": "f"}), "succeeded")
+    assert lines(fresh) == ["f 2"]
+
+
+def test_bad_requests_are_refused_before_they_are_queued(api: httpx.Client) -> None:
+    name = make_function(api)
+    missing = api.post(f"/v1/functions/{unique('nope')}/invoke?async=true", json={})
+    assert missing.status_code == 404 and error_code(missing) == "FunctionNotFound"
+    no_alias = api.post(f"/v1/functions/{name}:nope/invoke?async=true", json={})
+    assert no_alias.status_code == 404 and error_code(no_alias) == "AliasNotFound"
+    not_json = api.post(f"/v1/functions/{name}/invoke?async=true", content=b"{nope")
+    assert not_json.status_code == 400 and error_code(not_json) == "InvalidRequestContent"
+    assert api.get("/v1/events/no-such-event").status_code == 404
+    assert error_code(api.get("/v1/events/no-such-event")) == "EventNotFound"
+    assert api.get("/v1/events", params={"status": "bogus"}).status_code == 400
+
+
+def test_an_event_whose_function_is_gone_is_dead_lettered_with_the_reason(
+    api: httpx.Client, tmp_path: Path
+) -> None:
+    name = make_function(api)
+    counter = tmp_path / "counter"
+    event_id = enqueue(api, f"{name}:prod", {"file": str(counter), "fail": 5})
+    wait_for(lambda: len(lines(counter)) >= 1, what="the first attempt")
+    assert api.delete(f"/v1/functions/{name}").status_code in (200, 204)
+    dead = settled(api, event_id, "dead")
+    assert dead["last_error"]["code"] == "FunctionNotFound"
+    assert dead["last_error"]["reason"].startswith("FunctionNotFound")
+
+
+def test_the_lambda_api_event_invocation_goes_through_the_queue(
+    server: Server, api: httpx.Client, tmp_path: Path
+) -> None:
+    name = make_function(api)
+    counter = tmp_path / "counter"
+    response = lambda_client(server.url).invoke(
+        FunctionName=name,
+        Qualifier="prod",
+        InvocationType="Event",
+        Payload=json.dumps({"file": str(counter), "fail": 1}).encode(),
+    )
+    assert response["StatusCode"] == 202
+    event = settled(api, response["ResponseMetadata"]["RequestId"], "succeeded")
+    assert event["attempts"] == 2 and event["qualifier"] == "prod"
+
+
+def test_cli_invoke_async_and_dlq(server: Server, api: httpx.Client, tmp_path: Path) -> None:
+    name = make_function(api)
+    runner = CliRunner()
+    env = {"TURNOUT_URL": server.url, "TURNOUT_TOKEN": server.token, "COLUMNS": "200", "NO_COLOR": "1"}
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == 0, f"{args}: {result.output}{result.exception!r}"
+        return result.output
+
+    counter, flag = tmp_path / "counter", tmp_path / "fixed"
+    payload = json.dumps({"file": str(counter), "unless": str(flag)})
+    event_id = cli("invoke", f"{name}:prod", "--async", "-d", payload).strip()
+    settled(api, event_id, "dead")
+    assert event_id in cli("dlq", "ls", name)
+    assert [e["id"] for e in json.loads(cli("dlq", "ls", name, "-o", "json"))["events"]] == [event_id]
+    shown = cli("dlq", "show", event_id)
+    assert "RetriesExhausted" in shown and "Function.Unhandled" in shown
+    flag.touch()
+    assert "redrove 1 event" in cli("dlq", "redrive", "--all", name)
+    settled(api, event_id, "succeeded")
+
+    other = cli("invoke", name, "--async", "-d", json.dumps({"file": str(tmp_path / "x"), "unless": "/nope"}))
+    settled(api, other.strip(), "dead")
+    assert "purged 1 event" in cli("dlq", "purge", name)
+    assert json.loads(cli("dlq", "ls", name, "-o", "json"))["events"] == []
+    assert api.get(f"/v1/events/{other.strip()}").status_code == 404
+
+
+def test_no_event_is_lost_when_the_server_is_killed(tmp_path: Path) -> None:
+    server = Server(tmp_path / "data", extra_env=FAST_ASYNC).start()
+    try:
+        with server.client() as api:
+            name = make_function(api)
+            seen = tmp_path / "seen"
+            ids = [
+                enqueue(api, f"{name}:prod", {"file": str(seen), "id": f"e{i}", "sleep": 0.2})
+                for i in range(40)
+            ]
+            wait_for(lambda: len(lines(seen)) >= 3, what="some events running")
+        server.kill()  # SIGKILL: some events ran, some are running, the rest are queued
+        ran_before = {line.split()[0] for line in lines(seen)}
+        assert len(ran_before) < len(ids)
+
+        server.start()
+        with server.client() as api:
+            for event_id in ids:
+                settled(api, event_id, "succeeded", timeout=40)
+        done = {line.split()[0] for line in lines(seen)}
+        assert done == {f"e{i}" for i in range(40)}  # at least once each
+    finally:
+        server.stop()
+
+
+OVERLAP = {
+    "app.py": """
+import time
+
+
+def handler(event, context):
+    if "file" in event:
+        with open(event["file"], "a") as f:
+            f.write(f"{time.time()} 1\\n")
+        time.sleep(event["sleep"])
+        with open(event["file"], "a") as f:
+            f.write(f"{time.time()} -1\\n")
+    return {"ok": True}
+"""
+}
+
+
+def test_a_backlog_takes_at_most_half_the_concurrency_and_sync_calls_still_run(
+    api: httpx.Client, tmp_path: Path
+) -> None:
+    name = unique("async")
+    deploy(api, name, OVERLAP)
+    marks = tmp_path / "marks"
+    ids = [enqueue(api, name, {"file": str(marks), "sleep": 0.25}) for _ in range(24)]
+    for _ in range(10):  # synchronous calls while the backlog drains: never throttled
+        response = api.post(f"/v1/functions/{name}/invoke", json={})
+        assert response.status_code == 200, response.text
+    for event_id in ids:
+        settled(api, event_id, "succeeded")
+    running, most = 0, 0
+    for line in sorted(lines(marks), key=lambda text: float(text.split()[0])):
+        running += int(line.split()[1])
+        most = max(most, running)
+    assert 2 <= most <= 8  # half of the default limit of 16
