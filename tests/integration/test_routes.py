@@ -344,3 +344,21 @@ def test_the_cli_adds_lists_and_removes_routes(
     assert answered.json()["event"]["pathParameters"] == {"name": "ada"}
     cli("route", "rm", str(made["id"]))
     wait_for(lambda: web.post(server.url + f"/{fn}/cli/ada").status_code == 404, what="route removed")
+
+
+def test_describe_lists_the_functions_triggers_with_their_qualifiers(api: httpx.Client, fn: str) -> None:
+    add(api, f"/{fn}/pinned", fn, "2", method="GET")
+    add(api, f"/{fn}/live", fn, "prod")
+    made = api.post(
+        "/v1/schedules",
+        json={"name": f"{fn}-daily", "expression": "rate(1 day)", "function": f"{fn}:prod"},
+    )
+    assert made.status_code == 201, made.text
+    triggers = api.get(f"/v1/functions/{fn}").json()["triggers"]
+    assert sorted((r["path"], r["qualifier"]) for r in triggers["routes"]) == [
+        (f"/{fn}/live", "prod"),
+        (f"/{fn}/pinned", "2"),
+    ]
+    assert [(s["name"], s["qualifier"]) for s in triggers["schedules"]] == [(f"{fn}-daily", "prod")]
+    deleted = api.delete(f"/v1/functions/{fn}/versions/2")
+    assert (deleted.status_code, error_code(deleted)) == (409, "VersionInUse")

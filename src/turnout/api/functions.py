@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from turnout.api import views
 from turnout.api.deps import Deployer, IfMatch, Reader, ServicesDep
+from turnout.api.routes import route_json
+from turnout.api.schedules import schedule_json
 from turnout.api.schemas import DraftBody, GcBody, PublishBody
 from turnout.services.functions import DraftChanges
 from turnout.services.tokens import Principal
@@ -74,6 +76,10 @@ def describe_function(
         **views.function_json(described.function, show),
         "versions": {"count": described.version_count, "latest": described.latest_version},
         "aliases": [views.alias_json(name, a, show) for a in described.aliases],
+        "triggers": {
+            "routes": [route_json(r) for r in svc.routes.list(name)],
+            "schedules": [schedule_json(s) for s in svc.schedules.list(name)],
+        },
     }
 
 
