@@ -32,9 +32,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from turnout.errors import NotFound, RequestTooLarge, TurnoutError
+from turnout.errors import NotFound, TurnoutError
 from turnout.gateway.http_event import EventContext, HttpRequest, HttpResponse, InvalidResponse, to_event
 from turnout.gateway.http_event import to_response as http_response
+from turnout.gateway.http_request import forwarded_headers, read_body
 from turnout.gateway.invoke import Gateway, Invocation
 from turnout.gateway.route_table import Match, Route, reserved
 from turnout.services.routes import RouteService, invoke_qualifier
@@ -103,8 +104,8 @@ class RouteDoor:
             method=request.method,
             path=raw.decode("latin-1").split("?", 1)[0],
             query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=_forwarded(request),
-            body=await _read_body(request, gateway.max_request_bytes),
+            headers=forwarded_headers(request),
+            body=await read_body(request, gateway.max_request_bytes),
             source_ip=request.client.host if request.client else "",
             protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
         )
@@ -189,30 +190,3 @@ def _answer(payload: bytes, error: dict[str, Any] | None, route: Route) -> HttpR
     except InvalidResponse as exc:
         log.warning("%s: the function's answer is not an HTTP response: %s", route.label(), exc)
         return HttpResponse(502, list(JSON_HEADERS), FUNCTION_FAILED)
-
-
-def _forwarded(request: Request) -> list[tuple[str, str]]:
-    """The request's headers, with the X-Forwarded-* ones API Gateway adds unless a proxy already did."""
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
-    present = {name.lower() for name, _ in headers}
-    scheme = request.url.scheme
-    added = {
-        "x-forwarded-for": request.client.host if request.client else "",
-        "x-forwarded-proto": scheme,
-        "x-forwarded-port": str(request.url.port or (443 if scheme == "https" else 80)),
-    }
-    return headers + [(k, v) for k, v in added.items() if k not in present and v]
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it is known to be larger than ``limit``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise RequestTooLarge(f"the request body is {declared} bytes; the limit is {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestTooLarge(f"the request body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from turnout.domain.names import LATEST
-from turnout.errors import InvalidInput, RequestTooLarge, TurnoutError
+from turnout.errors import InvalidInput, TurnoutError
 from turnout.gateway.http_event import (
     EventContext,
     HttpRequest,
@@ -35,6 +35,7 @@ from turnout.gateway.http_event import (
     to_event,
     to_response,
 )
+from turnout.gateway.http_request import forwarded_headers, read_body
 from turnout.gateway.invoke import Gateway, Invocation
 from turnout.lambda_api import auth
 from turnout.lambda_api.errors import aws_type
@@ -223,7 +224,7 @@ async def _serve(url_id: str, request: Request) -> HttpResponse:
         method=request.method,
         path=_url_path(request),
         query=request.scope.get("query_string", b"").decode("latin-1"),
-        headers=_forwarded(request),
+        headers=forwarded_headers(request),
         body=b"",
         source_ip=request.client.host if request.client else "",
         protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
@@ -233,7 +234,7 @@ async def _serve(url_id: str, request: Request) -> HttpResponse:
         if preflight is not None:
             return preflight
     principal, authorizer = await _authorize(request, target, settings, services)
-    http = replace(http, body=await _read_body(request, gateway.max_request_bytes))
+    http = replace(http, body=await read_body(request, gateway.max_request_bytes))
     event_id = str(uuid.uuid4())
     context = EventContext(
         api_id=url_id,
@@ -298,30 +299,3 @@ def _url_path(request: Request) -> str:
     raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
     tail = raw.decode("latin-1").split("?", 1)[0][len(SERVE_PREFIX) :]
     return "/" + tail.partition("/")[2]
-
-
-def _forwarded(request: Request) -> list[tuple[str, str]]:
-    """The request's headers, with the X-Forwarded-* ones Lambda adds unless a proxy already did."""
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
-    present = {name.lower() for name, _ in headers}
-    scheme = request.url.scheme
-    added = {
-        "x-forwarded-for": request.client.host if request.client else "",
-        "x-forwarded-proto": scheme,
-        "x-forwarded-port": str(request.url.port or (443 if scheme == "https" else 80)),
-    }
-    return headers + [(k, v) for k, v in added.items() if k not in present and v]
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it is known to be larger than ``limit``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise RequestTooLarge(f"the request body is {declared} bytes; the limit is {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestTooLarge(f"the request body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
