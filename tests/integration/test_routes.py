@@ -362,3 +362,20 @@ def test_describe_lists_the_functions_triggers_with_their_qualifiers(api: httpx.
     assert [(s["name"], s["qualifier"]) for s in triggers["schedules"]] == [(f"{fn}-daily", "prod")]
     deleted = api.delete(f"/v1/functions/{fn}/versions/2")
     assert (deleted.status_code, error_code(deleted)) == (409, "VersionInUse")
+
+
+def test_a_queued_route_answers_202_and_the_event_runs_from_the_queue(
+    api: httpx.Client, web: httpx.Client, server: Server, fn: str
+) -> None:
+    add(api, f"/{fn}/later", fn, "prod", method="POST", queued=True)
+    accepted = web.post(f"{server.url}/{fn}/later", content=b'{"n": 1}')
+    assert accepted.status_code == 202, accepted.text
+    request_id = accepted.json()["request_id"]
+    assert accepted.headers["x-turnout-request-id"] == request_id
+    event = wait_for(
+        lambda: (e := api.get(f"/v1/events/{request_id}").json())["status"] == "succeeded" and e,
+        what="the queued route event to run",
+    )
+    assert event["function"] == fn
+    missing = web.post(f"{server.url}/{fn}/later-not-a-route")
+    assert missing.status_code == 404

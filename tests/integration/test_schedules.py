@@ -226,3 +226,18 @@ def test_the_cli_adds_lists_toggles_and_removes(client: httpx.Client, quick: Ser
     run("schedule", "add", unique("x"), "rate(1 minute)", target, "--missed", "sometimes", code=2)
     run("schedule", "rm", name)
     assert name not in run("schedule", "ls")
+
+
+def test_a_queued_schedule_puts_each_tick_on_the_async_queue(client: httpx.Client, tmp_path: Path) -> None:
+    function = recorder(client, tmp_path / "out")
+    name = unique("queued")
+    saved = add(client, name=name, expression="rate(1 second)", function=f"{function}:prod", queued=True)
+    assert saved["queued"] is True
+    log = tmp_path / "out" / f"{name}.log"
+    ran = wait_for(fired(log, 3), timeout=30, what="three queued ticks to run")
+    ticks = [when(e) for e in ran]
+    assert len(set(ticks)) == len(ticks), "a tick ran twice"
+    done = client.get("/v1/events", params={"function": function, "status": "succeeded"}).json()
+    assert len(done["events"]) >= 3
+    assert client.get(f"/v1/schedules/{name}").json()["last_result"]["status"] == "queued"
+    assert client.delete(f"/v1/schedules/{name}").status_code == 204

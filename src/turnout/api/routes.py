@@ -23,6 +23,7 @@ class RouteBody(BaseModel):
     host: str | None = Field(None, description="only requests with this Host; none: any host")
     sticky_cookie: str | None = Field(None, description="cookie whose value keeps a browser on one version")
     sticky_header: str | None = Field(None, description="header whose value is the routing key")
+    queued: bool = Field(False, description="put requests on the async queue and answer 202 at once")
 
 
 def route_json(record: RouteRecord) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def route_json(record: RouteRecord) -> dict[str, Any]:
         "route_key": f"{record.method} {record.path}",
         "sticky_cookie": record.sticky_cookie,
         "sticky_header": record.sticky_header,
+        "queued": record.queued,
         "created_by": record.created_by,
         "created_at": record.created_at.isoformat(),
     }
@@ -52,6 +54,7 @@ def add_route(body: RouteBody, svc: ServicesDep, principal: Deployer) -> dict[st
         body.sticky_cookie,
         body.sticky_header,
         principal.name,
+        body.queued,
     )
     return route_json(record)
 

@@ -28,6 +28,7 @@ class ScheduleBody(BaseModel):
     input: Any = Field(None, description="a JSON value sent instead of the scheduled event")
     enabled: bool = True
     missed: str = Field("fire-once", description="ticks missed while no scheduler ran: fire-once or skip")
+    queued: bool = Field(False, description="put each tick on the async queue (retries, dead letters)")
 
 
 def schedule_json(s: ScheduleRecord) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def schedule_json(s: ScheduleRecord) -> dict[str, Any]:
         "input": None if s.input is None else json.loads(s.input),
         "enabled": s.enabled,
         "missed": s.missed,
+        "queued": s.queued,
         "next_fire_at": None if s.next_fire_at is None else s.next_fire_at.isoformat(),
         "last_fired_at": None if s.last_fired_at is None else s.last_fired_at.isoformat(),
         "last_result": s.last_result,
@@ -62,6 +64,7 @@ def add_schedule(body: ScheduleBody, svc: ServicesDep, _: Deployer) -> dict[str,
         input=body.input,
         enabled=body.enabled,
         missed=body.missed,
+        queued=body.queued,
     )
     return schedule_json(svc.schedules.add(new))
 

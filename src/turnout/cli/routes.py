@@ -60,6 +60,9 @@ def add(
         str | None,
         typer.Option("--sticky-header", metavar="NAME", help="Route by this header's value (sticky)."),
     ] = None,
+    queued: Annotated[
+        bool, typer.Option("--async", help="Put requests on the async queue and answer 202 at once.")
+    ] = False,
     output: OutputOption = Output.table,
 ) -> None:
     """Add a route. Examples: `turnout route add GET /items/{id} shop:prod`,
@@ -68,7 +71,7 @@ def add(
     if sticky_cookie and sticky_header:
         raise typer.BadParameter("give --sticky-cookie or --sticky-header, not both")
     body: dict[str, Any] = {"method": method, "path": path, "function": function, "qualifier": qualifier}
-    body.update(host=host, sticky_cookie=sticky_cookie, sticky_header=sticky_header)
+    body.update(host=host, sticky_cookie=sticky_cookie, sticky_header=sticky_header, queued=queued)
     with ApiClient.from_environ() as api:
         made = api.post("/v1/routes", json=body)
     if output is Output.json:

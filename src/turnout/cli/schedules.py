@@ -59,6 +59,12 @@ def add_schedule(
             help="Ticks missed while the server was down: fire-once (one catch-up invocation) or skip.",
         ),
     ] = Missed.fire_once,
+    queued: Annotated[
+        bool,
+        typer.Option(
+            "--async", help="Put each tick on the async queue (retries, dead letters, exactly once)."
+        ),
+    ] = False,
     output: OutputOption = Output.table,
 ) -> None:
     """Create a schedule.
@@ -72,6 +78,7 @@ def add_schedule(
         "timezone": tz,
         "enabled": not disabled,
         "missed": missed.value,
+        "queued": queued,
     }
     if input is not None:
         try:

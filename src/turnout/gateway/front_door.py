@@ -21,6 +21,7 @@ used and set as the cookie when the request has none); with a sticky header, the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -129,6 +130,18 @@ class RouteDoor:
             routing_key=key,
             override=override,
         )
+        if route.queued:  # onto the durable queue: 202 with the request id, the event runs later
+            await gateway.resolve(call)  # unknown alias/version: 404 now, not a dead letter
+            queue = self.state.services.queue
+            queued_id = await asyncio.to_thread(
+                queue.enqueue, route.function, invoke_qualifier(route.qualifier), payload, event_id
+            )
+            body = json.dumps({"request_id": queued_id, "status": "queued"}).encode()
+            return HttpResponse(
+                202,
+                [*JSON_HEADERS, ("x-amzn-requestid", queued_id), ("x-turnout-request-id", queued_id)],
+                body,
+            )
         invocation_id, outcome = await gateway.invoke(call)
         answer = _answer(outcome.payload, outcome.error, route)
         answer.headers.extend(

@@ -156,6 +156,7 @@ class Route:
     sticky_cookie: str | None = None
     sticky_header: str | None = None
     segments: tuple[Segment, ...] = field(default=(), compare=False)
+    queued: bool = False  # requests go on the async queue (202)
 
     @classmethod
     def of(
@@ -168,9 +169,11 @@ class Route:
         qualifier: str,
         sticky_cookie: str | None = None,
         sticky_header: str | None = None,
+        queued: bool = False,
     ) -> Route:
+        segments = parse_path(path)
         return cls(
-            id, method, host, path, function, qualifier, sticky_cookie, sticky_header, parse_path(path)
+            id, method, host, path, function, qualifier, sticky_cookie, sticky_header, segments, queued
         )
 
     @property

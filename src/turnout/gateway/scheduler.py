@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,12 +72,21 @@ class Scheduler:
         started = 0
         now = self.clock()
         for schedule in await asyncio.to_thread(self.services.schedules.due, now):
+            events = functools.partial(self._events, schedule)
             try:
-                firing = await asyncio.to_thread(self.services.schedules.claim, schedule, now, self.grace)
+                claim = self.services.schedules.claim
+                firing = await asyncio.to_thread(claim, schedule, now, self.grace, events)
             except TurnoutError as error:
                 log.warning("could not claim schedule %s: %s", schedule.name, error)
                 continue
             if firing is None:
+                continue
+            if schedule.queued:  # already on the queue, in the claim's transaction
+                for wake in self.services.queue.wake:
+                    wake(schedule.function)
+                result = {"status": "queued", "at": iso_z(now), "ticks": len(_invocations(firing))}
+                await asyncio.to_thread(self.services.schedules.record_result, schedule.name, result)
+                started += 1
                 continue
             for tick, detail in _invocations(firing):
                 task = asyncio.get_running_loop().create_task(self._fire(schedule, tick, detail))
@@ -84,14 +95,21 @@ class Scheduler:
                 started += 1
         return started
 
-    async def _fire(self, schedule: ScheduleRecord, tick: datetime, detail: dict[str, Any]) -> None:
+    def _payload(self, schedule: ScheduleRecord, tick: datetime, detail: dict[str, Any]) -> bytes:
         if schedule.input is not None:
-            payload = schedule.input.encode()
-        else:
-            event = scheduled_event(
-                schedule.name, tick, self.settings.region, self.settings.account_id, detail
-            )
-            payload = json.dumps(event).encode()
+            return schedule.input.encode()
+        event = scheduled_event(schedule.name, tick, self.settings.region, self.settings.account_id, detail)
+        return json.dumps(event).encode()
+
+    def _events(self, schedule: ScheduleRecord, firing: Firing) -> list[tuple[str, str]]:
+        """(event id, JSON payload) of each invocation of a queued schedule's firing."""
+        return [
+            (str(uuid.uuid4()), self._payload(schedule, tick, detail).decode())
+            for tick, detail in _invocations(firing)
+        ]
+
+    async def _fire(self, schedule: ScheduleRecord, tick: datetime, detail: dict[str, Any]) -> None:
+        payload = self._payload(schedule, tick, detail)
         result: dict[str, Any] = {"tick": iso_z(tick), "at": iso_z(self.clock())}
         if detail:
             result["missed"] = detail.get("missedTicks")

@@ -65,6 +65,7 @@ class RouteService:
         sticky_cookie: str | None = None,
         sticky_header: str | None = None,
         actor: str = "",
+        queued: bool = False,
     ) -> RouteRecord:
         """A new route; RouteConflict when one with the same method, host and path shape exists."""
         method = check_method(method)
@@ -76,7 +77,9 @@ class RouteService:
             raise InvalidInput("a route is sticky by a cookie or by a header, not both")
         parsed = parse_qualifier(qualifier)
         try:
-            record = self._insert(method, host, path, segments, function_name, parsed, cookie, header, actor)
+            record = self._insert(
+                method, host, path, segments, function_name, parsed, cookie, header, actor, queued
+            )
         except RouteConflict:
             raise
         except Conflict:  # the unique constraint: the same route was added at the same moment
@@ -99,6 +102,7 @@ class RouteService:
         cookie: str | None,
         header: str | None,
         actor: str,
+        queued: bool,
     ) -> RouteRecord:
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
@@ -120,6 +124,7 @@ class RouteService:
                 header,
                 actor,
                 self.clock(),
+                queued,
             )
             record = tx.routes.get(route_id)
         assert record is not None
@@ -191,6 +196,7 @@ def route(record: RouteRecord) -> Route:
         record.qualifier,
         record.sticky_cookie,
         record.sticky_header,
+        record.queued,
     )
 
 

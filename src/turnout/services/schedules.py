@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +47,7 @@ class NewSchedule:
     input: Any = None  # a JSON value sent instead of the scheduled event; None: the event
     enabled: bool = True
     missed: str = "fire-once"
+    queued: bool = False  # ticks go on the durable async queue (retries, dead letters) instead of invoking
 
 
 def check_schedule_name(name: str) -> str:
@@ -99,6 +101,7 @@ class ScheduleService:
                 anchor,
                 following,
                 now,
+                new.queued,
             )
             saved = tx.schedules.get(name)
         assert saved is not None
@@ -133,9 +136,17 @@ class ScheduleService:
         with self.store.read() as tx:
             return tx.schedules.due(now or self.clock())
 
-    def claim(self, schedule: ScheduleRecord, now: datetime, grace: timedelta) -> Firing | None:
+    def claim(
+        self,
+        schedule: ScheduleRecord,
+        now: datetime,
+        grace: timedelta,
+        events: Callable[[Firing], builtins.list[tuple[str, str]]] | None = None,
+    ) -> Firing | None:
         """Claim the schedule's due ticks (as read in ``schedule``): the Firing to carry out, or None when
-        another claimer (node, or a change to the schedule) got there first."""
+        another claimer (node, or a change to the schedule) got there first. For a queued schedule,
+        ``events`` makes the (id, JSON payload) of each invocation, and they are put on the async queue in
+        the claim's own transaction: a tick is then claimed and queued together, or neither."""
         if schedule.next_fire_at is None or schedule.next_fire_at > now:
             return None
         firing = plan_firing(
@@ -152,6 +163,9 @@ class ScheduleService:
             won = tx.schedules.claim(
                 schedule.name, schedule.next_fire_at, firing.next_fire_at, now if fires else None
             )
+            if won and schedule.queued and events is not None:
+                for event_id, payload in events(firing):
+                    tx.events.insert(event_id, schedule.function, schedule.qualifier, payload, now)
         return firing if won else None
 
     def record_result(self, name: str, result: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ class RouteRecord:
     sticky_header: str | None
     created_by: str
     created_at: datetime
+    queued: bool = False  # requests go on the async queue and are answered 202
 
     @property
     def label(self) -> str:
@@ -54,6 +55,7 @@ class RouteRows:
         sticky_header: str | None,
         created_by: str,
         now: datetime,
+        queued: bool = False,
     ) -> int:
         result = self.conn.execute(
             routes.insert().values(
@@ -65,6 +67,7 @@ class RouteRows:
                 shape=shape,
                 sticky_cookie=sticky_cookie,
                 sticky_header=sticky_header,
+                queued=1 if queued else 0,
                 created_by=created_by,
                 created_at=now,
             )
@@ -136,6 +139,7 @@ def _record(r: Any) -> RouteRecord:
         sticky_header=r["sticky_header"],
         created_by=r["created_by"],
         created_at=utc(r["created_at"]),
+        queued=bool(r["queued"]),
     )
 
 

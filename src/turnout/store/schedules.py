@@ -33,6 +33,7 @@ class ScheduleRecord:
     last_result: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    queued: bool = False  # ticks go on the async queue, in the claim's transaction
 
 
 class ScheduleRows:
@@ -52,6 +53,7 @@ class ScheduleRows:
         anchor: datetime,
         next_fire_at: datetime | None,
         now: datetime,
+        queued: bool = False,
     ) -> None:
         self.conn.execute(
             schedules.insert().values(
@@ -63,6 +65,7 @@ class ScheduleRows:
                 input=input,
                 enabled=1 if enabled else 0,
                 missed=missed,
+                queued=1 if queued else 0,
                 anchor=anchor,
                 next_fire_at=next_fire_at,
                 created_at=now,
@@ -166,4 +169,5 @@ def _record(r: Any) -> ScheduleRecord:
         last_result=None if r["last_result"] is None else dict(r["last_result"]),
         created_at=utc(r["created_at"]),
         updated_at=utc(r["updated_at"]),
+        queued=bool(r["queued"]),
     )

@@ -256,6 +256,7 @@ routes = Table(
     Column("shape", String(1024), nullable=False),
     Column("sticky_cookie", String(128), nullable=True),
     Column("sticky_header", String(128), nullable=True),
+    Column("queued", Integer, nullable=False),  # 1: requests go on the async queue (answered 202)
     Column("created_by", String(128), nullable=False),
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("method", "host", "shape"),
@@ -279,6 +280,7 @@ schedules = Table(
     Column("input", Text, nullable=True),
     Column("enabled", Integer, nullable=False),
     Column("missed", String(16), nullable=False),
+    Column("queued", Integer, nullable=False),  # 1: ticks go on the async queue in the claim's transaction
     Column("anchor", Timestamp, nullable=False),
     Column("next_fire_at", Timestamp, nullable=True),
     Column("last_fired_at", Timestamp, nullable=True),

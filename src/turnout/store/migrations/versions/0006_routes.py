@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("shape", sa.String(length=1024), nullable=False),
         sa.Column("sticky_cookie", sa.String(length=128), nullable=True),
         sa.Column("sticky_header", sa.String(length=128), nullable=True),
+        sa.Column("queued", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("input", sa.Text(), nullable=True),
         sa.Column("enabled", sa.Integer(), nullable=False),
         sa.Column("missed", sa.String(length=16), nullable=False),
+        sa.Column("queued", sa.Integer(), nullable=False),
         sa.Column("anchor", sa.DateTime(timezone=True), nullable=False),
         sa.Column("next_fire_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_fired_at", sa.DateTime(timezone=True), nullable=True),
