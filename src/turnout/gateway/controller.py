@@ -217,7 +217,7 @@ class RolloutController:
         if entry is None or await asyncio.to_thread(table.version, entry, r.candidate) is None:
             return Check(Verdict.FAIL, f"version {r.candidate} of {record.function} is gone")
         target = entry.target(r.candidate, r.alias)
-        arn = self._arn(record.function, r.alias)
+        arn = self.gateway.arn(record.function, r.alias)
         for index, event in enumerate(hook.events, 1):
             payload = json.dumps(event).encode()
             outcome = await self.gateway.supervisor.invoke(target, payload, str(uuid.uuid4()), arn)
@@ -301,10 +301,6 @@ class RolloutController:
         for key in [k for k in self._answers if k[0] == rollout_id]:
             del self._answers[key]
         self._mine.discard(rollout_id)
-
-    def _arn(self, function: str, alias: str) -> str:
-        g = self.gateway
-        return f"arn:aws:lambda:{g.region}:{g.account_id}:function:{function}:{alias}"
 
 
 def workers_for(load: float) -> int:

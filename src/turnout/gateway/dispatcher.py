@@ -37,7 +37,7 @@ from turnout.domain.retry import (
     too_old,
 )
 from turnout.errors import AliasNotFound, InvalidInput, NotFound, Throttled, TurnoutError
-from turnout.gateway.invoke import Gateway, Invocation, Record
+from turnout.gateway.invoke import Gateway, Invocation
 from turnout.runtime.supervisor import Outcome, Target
 from turnout.services import Services
 from turnout.services.queue import Settlement
@@ -215,21 +215,8 @@ class Dispatcher:
         return await self.gateway.resolve(Invocation(event.function, str(event.version), payload, DISPATCHER))
 
     async def _invoke(self, target: Target, event: EventRecord, payload: bytes) -> Outcome:
-        """What ``Gateway.invoke`` does, with the event's request id (the same for every attempt)."""
-        gateway = self.gateway
-        arn = f"arn:aws:lambda:{gateway.region}:{gateway.account_id}:function:{event.function}"
-        if event.qualifier:
-            arn += f":{event.qualifier}"
-        try:
-            outcome = await gateway.supervisor.invoke(target, payload, event.id, arn)
-        except TurnoutError as error:
-            for failed in gateway.failure_observers:
-                failed(target, error)
-            raise
-        record = Record(event.id, target, event.qualifier, outcome, payload)
-        for observer in gateway.observers:
-            observer(record)
-        return outcome
+        """Like ``Gateway.invoke``, with the event's request id (the same for every attempt)."""
+        return await self.gateway.run(target, event.qualifier, payload, event.id)
 
     async def _dead(self, event: EventRecord, code: str, message: str) -> None:
         error = {"code": code, "message": message, "reason": f"{code}: {message}"}

@@ -83,11 +83,18 @@ class Gateway:
         _check_json(call.payload)
         target = await self.resolve(call)
         request_id = str(uuid.uuid4())
-        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{call.function}"
-        if call.qualifier:
-            arn += f":{call.qualifier}"
+        return request_id, await self.run(target, call.qualifier, call.payload, request_id)
+
+    def arn(self, function: str, qualifier: str | None = None) -> str:
+        """The function ARN a handler sees as ``context.invoked_function_arn`` (keeps the qualifier)."""
+        base = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function}"
+        return f"{base}:{qualifier}" if qualifier else base
+
+    async def run(self, target: Target, qualifier: str | None, payload: bytes, request_id: str) -> Outcome:
+        """Run a resolved target and tell the observers (metrics, logs, windows, shadow) how it went."""
+        arn = self.arn(target.function, qualifier)
         try:
-            outcome = await self.supervisor.invoke(target, call.payload, request_id, arn)
+            outcome = await self.supervisor.invoke(target, payload, request_id, arn)
         except TurnoutError as error:
             for failed in self.failure_observers:
                 failed(target, error)
@@ -95,10 +102,10 @@ class Gateway:
         if outcome.error is None and len(outcome.payload) > self.max_response_bytes:
             outcome.error = _response_too_large(len(outcome.payload), self.max_response_bytes)
             outcome.payload = b""
-        record = Record(request_id, target, call.qualifier, outcome, call.payload)
+        record = Record(request_id, target, qualifier, outcome, payload)
         for observer in self.observers:
             observer(record)
-        return request_id, outcome
+        return outcome
 
     async def resolve(self, call: Invocation) -> Target:
         entry = self.table.get(call.function)

@@ -81,9 +81,7 @@ class Mirror:
                 if found is None:
                     return
             target = entry.target(mirroring.candidate, alias)
-            arn = (
-                f"arn:aws:lambda:{self.gateway.region}:{self.gateway.account_id}:function:{function}:{alias}"
-            )
+            arn = self.gateway.arn(function, alias)
             outcome = await self.gateway.supervisor.invoke(target, record.payload, str(uuid.uuid4()), arn)
         except TurnoutError as error:  # throttled in between, or the function went away: not mirrored
             log.debug("shadow copy of %s not run: %s", record.request_id, error)

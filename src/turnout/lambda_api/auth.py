@@ -11,6 +11,9 @@ token's name and scopes: ``AWS_ACCESS_KEY_ID=tt_… AWS_SECRET_ACCESS_KEY=anythi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from starlette.requests import Request
 
 from turnout.errors import InvalidInput, Unauthorized
 from turnout.services.tokens import Principal, TokenService
@@ -48,3 +51,22 @@ def principal(authorization: str | None, mode: str, tokens: TokenService) -> Pri
     if mode == TOKEN:
         return tokens.authenticate(key)
     return Principal(f"aws:{key}", frozenset({"deploy", "invoke"}))
+
+
+def caller(request: Request, scope: str) -> Principal:
+    """Who signed the request, checked to hold ``scope`` (settings and tokens from the app's state)."""
+    settings = request.app.state.settings
+    found = principal(
+        request.headers.get("authorization"), settings.lambda_auth, request.app.state.services.tokens
+    )
+    found.require(scope)
+    return found
+
+
+def requires(scope: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency: the signed caller, holding ``scope``."""
+
+    def dependency(request: Request) -> Principal:
+        return caller(request, scope)
+
+    return dependency

@@ -111,33 +111,9 @@ class AliasBody(_Shape):
     RevisionId: str | None = None
 
 
-def _principal(request: Request) -> Principal:
-    settings: Settings = request.app.state.settings
-    services: Services = request.app.state.services
-    return auth.principal(request.headers.get("authorization"), settings.lambda_auth, services.tokens)
-
-
-def _reader(request: Request) -> Principal:
-    found = _principal(request)
-    found.require("read")
-    return found
-
-
-def _deployer(request: Request) -> Principal:
-    found = _principal(request)
-    found.require("deploy")
-    return found
-
-
-def _invoker(request: Request) -> Principal:
-    found = _principal(request)
-    found.require("invoke")
-    return found
-
-
-Reader = Annotated[Principal, Depends(_reader)]
-Deployer = Annotated[Principal, Depends(_deployer)]
-Invoker = Annotated[Principal, Depends(_invoker)]
+Reader = Annotated[Principal, Depends(auth.requires("read"))]
+Deployer = Annotated[Principal, Depends(auth.requires("deploy"))]
+Invoker = Annotated[Principal, Depends(auth.requires("invoke"))]
 QualifierQuery = Annotated[str | None, Query(alias="Qualifier")]
 
 
@@ -414,9 +390,8 @@ def list_versions(
     versions = svc.versions.list(name, after=after, limit=max_items + 1)
     entries += [_version_json(request, name, v) for v in versions]
     page, more = entries[:max_items], len(entries) > max_items
-    next_marker = {"NextMarker": page[-1]["Version"]} if more and page[-1]["Version"] != LATEST else {}
-    if more and page[-1]["Version"] == LATEST:
-        next_marker = {"NextMarker": "0"}
+    last = page[-1]["Version"]
+    next_marker = {"NextMarker": "0" if last == LATEST else last} if more else {}  # "0": after $LATEST
     return {"Versions": page, **next_marker}
 
 

@@ -84,14 +84,6 @@ class UpdateUrlBody(_Shape):
     InvokeMode: str | None = None
 
 
-def _caller(request: Request, scope: str) -> Principal:
-    settings: Settings = request.app.state.settings
-    services: Services = request.app.state.services
-    found = auth.principal(request.headers.get("authorization"), settings.lambda_auth, services.tokens)
-    found.require(scope)
-    return found
-
-
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
@@ -135,7 +127,7 @@ def _cors(body: CorsBody | None) -> dict[str, Any] | None:
 def create_function_url_config(
     function_name: str, body: CreateUrlBody, request: Request, qualifier: QualifierQuery = None
 ) -> dict[str, Any]:
-    _caller(request, "deploy")
+    auth.caller(request, "deploy")
     name, qualifier = parse_function_name(function_name, qualifier)
     record = _services(request).function_urls.create(
         name, qualifier, body.AuthType, _cors(body.Cors), body.InvokeMode
@@ -147,7 +139,7 @@ def create_function_url_config(
 def get_function_url_config(
     function_name: str, request: Request, qualifier: QualifierQuery = None
 ) -> dict[str, Any]:
-    _caller(request, "read")
+    auth.caller(request, "read")
     name, qualifier = parse_function_name(function_name, qualifier)
     return url_config(request.app.state.settings, _services(request).function_urls.get(name, qualifier))
 
@@ -156,7 +148,7 @@ def get_function_url_config(
 def update_function_url_config(
     function_name: str, body: UpdateUrlBody, request: Request, qualifier: QualifierQuery = None
 ) -> dict[str, Any]:
-    _caller(request, "deploy")
+    auth.caller(request, "deploy")
     name, qualifier = parse_function_name(function_name, qualifier)
     record = _services(request).function_urls.update(
         name, qualifier, body.AuthType, _cors(body.Cors), body.InvokeMode
@@ -168,7 +160,7 @@ def update_function_url_config(
 def delete_function_url_config(
     function_name: str, request: Request, qualifier: QualifierQuery = None
 ) -> Response:
-    _caller(request, "deploy")
+    auth.caller(request, "deploy")
     name, qualifier = parse_function_name(function_name, qualifier)
     _services(request).function_urls.delete(name, qualifier)
     return Response(status_code=204)
@@ -181,7 +173,7 @@ def list_function_url_configs(
     marker: Annotated[str | None, Query(alias="Marker")] = None,
     max_items: Annotated[int | None, Query(alias="MaxItems")] = None,
 ) -> dict[str, Any]:
-    _caller(request, "read")
+    auth.caller(request, "read")
     name, qualifier = parse_function_name(function_name)
     if qualifier is not None:
         raise InvalidInput("ListFunctionUrlConfigs takes an unqualified function name")
