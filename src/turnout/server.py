@@ -6,7 +6,7 @@ import logging
 
 import uvicorn
 
-from turnout.api.invoke import InvokeFastPath
+from turnout.api.protocol import protocol_for
 from turnout.app import create_app
 from turnout.gateway.front_door import RouteDoor
 from turnout.settings import Settings
@@ -18,9 +18,10 @@ def serve(settings: Settings) -> None:
     )
     if settings.log_level != "debug":
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    app = InvokeFastPath(RouteDoor(create_app(settings)))
+    app = create_app(settings)
     uvicorn.run(
-        app,
+        RouteDoor(app),
+        http=protocol_for(app.state),  # invocations answered natively (turnout/api/protocol.py)
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

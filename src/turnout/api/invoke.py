@@ -1,9 +1,9 @@
 """POST /v1/functions/{name}/invoke — the hot path.
 
 One implementation, :func:`answer`, serves two doors: the FastAPI route below (documented in the
-OpenAPI schema, used when the app runs on its own) and :class:`InvokeFastPath`, a raw ASGI wrapper that
-`turnout serve` puts in front of the app so invocations skip routing, middleware and dependency solving
-(it more than halves the gateway's CPU per request; see BENCHMARKS.md).
+OpenAPI schema, used when the app runs on its own) and the HTTP protocol `turnout serve` runs
+(:mod:`turnout.api.protocol`), which answers invocations without ASGI, routing, middleware or dependency
+solving, in one write (it cuts the gateway's CPU per request by more than half; see BENCHMARKS.md).
 
 A success answers 200 with the function's JSON result as-is. A function failure answers 502 (504 for
 a timeout) with ``{"error": {"code", "message", "type", "trace"}}`` and ``X-Turnout-Function-Error``;
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1/functions", tags=["invoke"])
 PREFIX, SUFFIX = "/v1/functions/", "/invoke"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InvokeRequest:
     """The parts of an invoke request that matter, however it arrived."""
 
@@ -109,6 +109,49 @@ async def _enqueue(
     return 202, {"X-Turnout-Request-Id": request_id}, body
 
 
+async def respond(
+    state: Any, request: InvokeRequest, read_body: Callable[[], Awaitable[bytes]]
+) -> tuple[int, dict[str, str], bytes]:
+    """:func:`answer`, with platform errors (and surprises) turned into their JSON error answers."""
+    try:
+        return await answer(state, request, read_body)
+    except TurnoutError as exc:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if exc.details:
+            error["details"] = exc.details
+        return exc.status, {}, json.dumps({"error": error}).encode()
+    except Exception as exc:  # noqa: BLE001 - answer like the app's own handler would
+        log.exception("unexpected error in invoke")
+        message = f"internal error: {type(exc).__name__}"
+        return 500, {}, json.dumps({"error": {"code": "InternalError", "message": message}}).encode()
+
+
+_WANTED = {
+    b"authorization": "authorization",
+    b"content-length": "content_length",
+    b"x-turnout-routing-key": "routing_key",
+    b"x-turnout-version-override": "override",
+}
+
+
+def invoke_request(name: str, raw_headers: Iterable[tuple[bytes, bytes]], raw_query: bytes) -> InvokeRequest:
+    """An :class:`InvokeRequest` from raw HTTP parts (lower-case header names, the query string).
+
+    Only the headers it needs are decoded (this runs for every invocation)."""
+    request = InvokeRequest(name, None, None, None, None, None)
+    for key, value in raw_headers:
+        field_name = _WANTED.get(key)
+        if field_name is not None:
+            setattr(request, field_name, value.decode("latin-1"))
+        elif key == b"x-turnout-invocation-type":
+            request.asynchronous = value.decode("latin-1").lower() == "event"
+    if raw_query:
+        query = dict(parse_qsl(raw_query.decode("latin-1")))
+        request.query_qualifier = query.get("qualifier")
+        request.asynchronous = request.asynchronous or is_async(query, {})
+    return request
+
+
 def is_async(query: dict[str, str] | Any, headers: dict[str, str] | Any) -> bool:
     flag = (query.get("async") or "").lower() in ("1", "true", "yes")
     return flag or (headers.get("x-turnout-invocation-type") or "").lower() == "event"
@@ -136,65 +179,8 @@ async def invoke(name: str, request: Request) -> Response:
     return Response(body, status, headers, media_type="application/json")
 
 
-class InvokeFastPath:
-    """Raw ASGI in front of the app: invocations go straight to :func:`answer`, the rest to the app."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __repr__(self) -> str:
-        return f"InvokeFastPath({self.app!r})"
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        name = _invoke_name(scope)
-        if name is None:
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        query = dict(parse_qsl(scope["query_string"].decode("latin-1"))) if scope["query_string"] else {}
-        parts = InvokeRequest(
-            name=name,
-            authorization=headers.get("authorization"),
-            query_qualifier=query.get("qualifier"),
-            content_length=headers.get("content-length"),
-            routing_key=headers.get("x-turnout-routing-key"),
-            override=headers.get("x-turnout-version-override"),
-            asynchronous=is_async(query, headers),
-        )
-
-        async def read_body() -> bytes:
-            chunks, more = [], True
-            while more:
-                message = await receive()
-                chunks.append(message.get("body", b""))
-                more = message.get("more_body", False)
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-        try:
-            status, out, body = await answer(self.app.state, parts, read_body)
-        except TurnoutError as exc:
-            error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-            if exc.details:
-                error["details"] = exc.details
-            status, out, body = exc.status, {}, json.dumps({"error": error}).encode()
-        except Exception as exc:  # noqa: BLE001 - answer like the app's own handler would
-            log.exception("unexpected error in invoke")
-            message = f"internal error: {type(exc).__name__}"
-            status, out, body = (
-                500,
-                {},
-                json.dumps({"error": {"code": "InternalError", "message": message}}).encode(),
-            )
-        raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        raw += [(k.lower().encode(), v.encode()) for k, v in out.items()]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
-
-
-def _invoke_name(scope: dict[str, Any]) -> str | None:
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return None
-    path: str = scope["path"]
+def invoke_name(path: str) -> str | None:
+    """The function name in ``/v1/functions/{name}/invoke``, or None for any other path."""
     if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
         return None
     name = path[len(PREFIX) : -len(SUFFIX)]

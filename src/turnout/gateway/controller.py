@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from turnout.clock import Clock
 from turnout.domain import rollout as machine
 from turnout.domain.gates import Check, Metrics, Verdict
+from turnout.domain.ids import new_request_id
 from turnout.domain.names import split_qualified
 from turnout.domain.plan import Hook
 from turnout.domain.rollout import Action, Decision, State
@@ -220,7 +220,7 @@ class RolloutController:
         arn = self.gateway.arn(record.function, r.alias)
         for index, event in enumerate(hook.events, 1):
             payload = json.dumps(event).encode()
-            outcome = await self.gateway.supervisor.invoke(target, payload, str(uuid.uuid4()), arn)
+            outcome = await self.gateway.supervisor.invoke(target, payload, new_request_id(), arn)
             if outcome.error is not None:
                 detail = f"{outcome.error_code}: {outcome.error.get('message', '')}"
                 return Check(Verdict.FAIL, f"test event {index} of {len(hook.events)}: {detail}")

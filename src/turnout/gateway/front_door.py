@@ -25,7 +25,6 @@ import asyncio
 import json
 import logging
 import secrets
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from turnout.domain.ids import new_request_id
 from turnout.errors import NotFound, TurnoutError
 from turnout.gateway.http_event import EventContext, HttpRequest, HttpResponse, InvalidResponse, to_event
 from turnout.gateway.http_event import to_response as http_response
@@ -111,7 +111,7 @@ class RouteDoor:
             protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
         )
         domain = request.url.hostname or ""
-        event_id = str(uuid.uuid4())
+        event_id = new_request_id()
         context = EventContext(
             api_id="turnout",
             domain_name=domain,

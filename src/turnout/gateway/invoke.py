@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from turnout.domain.names import check_function_name, parse_qualifier
+from turnout.domain.ids import new_request_id
+from turnout.domain.names import LATEST, check_function_name, parse_qualifier
 from turnout.domain.pick import pick
 from turnout.errors import (
     AliasNotFound,
@@ -28,7 +28,7 @@ from turnout.runtime.supervisor import Outcome, Supervisor, Target
 from turnout.services.tokens import Principal
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Invocation:
     """One request to run a function, as the gateway received it."""
 
@@ -40,7 +40,7 @@ class Invocation:
     override: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
     """What observers (metrics, logs) learn of each invocation."""
 
@@ -82,7 +82,7 @@ class Gateway:
             )
         _check_json(call.payload)
         target = await self.resolve(call)
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         return request_id, await self.run(target, call.qualifier, call.payload, request_id)
 
     def arn(self, function: str, qualifier: str | None = None) -> str:
@@ -114,28 +114,32 @@ class Gateway:
             entry = await run_in_threadpool(self.table.ensure, call.function)
             if entry is None:
                 raise FunctionNotFound(f"function {call.function!r} does not exist", function=call.function)
-        qualifier = parse_qualifier(call.qualifier)
-        if qualifier.alias is not None:
-            alias = entry.aliases.get(qualifier.alias)
-            if alias is None:
-                raise AliasNotFound(f"function {call.function!r} has no alias {qualifier.alias!r}")
-            number: int | None
-            if call.override is not None:
-                call.principal.require("deploy")
-                number = _override(call.override)
-            else:
-                number = pick(alias.routing, call.routing_key, self._random.random())
-            return await self._target(entry, number, alias.name)
-        if call.override is not None:
-            raise InvalidInput("X-Turnout-Version-Override works only through an alias")
-        return await self._target(entry, qualifier.version, None)
-
-    async def _target(self, entry: Entry, number: int | None, alias: str | None) -> Target:
+        number, alias = self._choose(entry, call)
         if number is not None and number not in entry.versions:
             found = await run_in_threadpool(self.table.version, entry, number)
             if found is None:
                 raise VersionNotFound(f"function {entry.function.name!r} has no version {number}")
         return entry.target(number, alias)
+
+    def _choose(self, entry: Entry, call: Invocation) -> tuple[int | None, str | None]:
+        """(version number or None for the draft, alias or None) for one call."""
+        qualifier = call.qualifier
+        if qualifier is None or qualifier == LATEST:
+            if call.override is not None:
+                raise InvalidInput("X-Turnout-Version-Override works only through an alias")
+            return None, None
+        alias = entry.aliases.get(qualifier)  # a known alias: no need to parse the qualifier
+        if alias is None:
+            parsed = parse_qualifier(qualifier)
+            if parsed.alias is not None:
+                raise AliasNotFound(f"function {call.function!r} has no alias {parsed.alias!r}")
+            if call.override is not None:
+                raise InvalidInput("X-Turnout-Version-Override works only through an alias")
+            return parsed.version, None
+        if call.override is not None:
+            call.principal.require("deploy")
+            return _override(call.override), alias.name
+        return pick(alias.routing, call.routing_key, self._random.random()), alias.name
 
     def warm_routes(self, loop: asyncio.AbstractEventLoop, timeout: float) -> Callable[..., None]:
         """A table listener that warms the versions an alias change routes to, before it is acknowledged."""

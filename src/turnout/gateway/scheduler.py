@@ -13,11 +13,11 @@ import contextlib
 import functools
 import json
 import logging
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from turnout.clock import Clock
+from turnout.domain.ids import new_request_id
 from turnout.domain.schedule import Firing, iso_z, scheduled_event
 from turnout.errors import TurnoutError
 from turnout.gateway.invoke import Gateway, Invocation
@@ -104,7 +104,7 @@ class Scheduler:
     def _events(self, schedule: ScheduleRecord, firing: Firing) -> list[tuple[str, str]]:
         """(event id, JSON payload) of each invocation of a queued schedule's firing."""
         return [
-            (str(uuid.uuid4()), self._payload(schedule, tick, detail).decode())
+            (new_request_id(), self._payload(schedule, tick, detail).decode())
             for tick, detail in _invocations(firing)
         ]
 

@@ -14,9 +14,9 @@ import asyncio
 import json
 import logging
 import random
-import uuid
 from dataclasses import dataclass
 
+from turnout.domain.ids import new_request_id
 from turnout.errors import TurnoutError
 from turnout.gateway.invoke import Gateway, Record
 from turnout.gateway.window import SHADOW, Windows
@@ -82,7 +82,7 @@ class Mirror:
                     return
             target = entry.target(mirroring.candidate, alias)
             arn = self.gateway.arn(function, alias)
-            outcome = await self.gateway.supervisor.invoke(target, record.payload, str(uuid.uuid4()), arn)
+            outcome = await self.gateway.supervisor.invoke(target, record.payload, new_request_id(), arn)
         except TurnoutError as error:  # throttled in between, or the function went away: not mirrored
             log.debug("shadow copy of %s not run: %s", record.request_id, error)
             return

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -25,6 +24,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from turnout.domain.ids import new_request_id
 from turnout.domain.names import LATEST
 from turnout.errors import InvalidInput, TurnoutError
 from turnout.gateway.http_event import (
@@ -227,7 +227,7 @@ async def _serve(url_id: str, request: Request) -> HttpResponse:
             return preflight
     principal, authorizer = await _authorize(request, target, settings, services)
     http = replace(http, body=await read_body(request, gateway.max_request_bytes))
-    event_id = str(uuid.uuid4())
+    event_id = new_request_id()
     context = EventContext(
         api_id=url_id,
         domain_name=request.url.hostname or settings.host,

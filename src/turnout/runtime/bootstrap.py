@@ -36,6 +36,7 @@ import struct
 import sys
 import time
 import traceback
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 Json = dict[str, Any]
@@ -50,6 +51,16 @@ _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 
 def encode(header: Json, payload: bytes = b"") -> bytes:
     raw = json.dumps(header, separators=(",", ":")).encode()
+    return FRAME.pack(len(raw), len(payload)) + raw + payload
+
+
+def invoke_frame(request_id: str, deadline_ms: float, arn: str, payload: bytes) -> bytes:
+    """``encode({"request_id", "deadline_ms", "invoked_function_arn"}, payload)``, without the encoder's
+    generic walk: this frame goes out for every invocation."""
+    raw = (
+        f'{{"request_id":{_quote(request_id)},"deadline_ms":{deadline_ms:.3f},'
+        f'"invoked_function_arn":{_quote(arn)}}}'
+    ).encode()
     return FRAME.pack(len(raw), len(payload)) + raw + payload
 
 

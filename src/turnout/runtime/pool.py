@@ -74,16 +74,24 @@ class Pool:
     def size(self) -> int:
         return len(self.idle) + self.busy + self.starting
 
-    async def acquire(self) -> Worker:
-        """A warm worker if one is idle, else a new one (cold start)."""
-        self.busy += 1
+    def take(self) -> Worker | None:
+        """A warm worker if one is idle (now marked busy), else None."""
         while self.idle:
             worker = self.idle.pop()
             if worker.dead:
                 worker.kill()
                 continue
             worker.cold = False
+            self.busy += 1
             return worker
+        return None
+
+    async def acquire(self) -> Worker:
+        """A warm worker if one is idle, else a new one (cold start)."""
+        worker = self.take()
+        if worker is not None:
+            return worker
+        self.busy += 1
         try:
             return await self._start()
         except BaseException:

@@ -132,58 +132,56 @@ class Supervisor:
         return found
 
     async def invoke(self, target: Target, payload: bytes, request_id: str, invoked_arn: str) -> Outcome:
+        """Run one invocation on a worker of the target's pool (a warm one when one is idle)."""
+        function = target.function
         limit = self.settings.concurrency
-        if self.in_flight[target.function] >= limit:
+        in_flight = self.in_flight
+        if in_flight[function] >= limit:
             raise Throttled(
-                f"function {target.function!r} is running {limit} invocations, its concurrency limit",
-                limit=limit,
+                f"function {function!r} is running {limit} invocations, its concurrency limit", limit=limit
             )
-        self.in_flight[target.function] += 1
+        in_flight[function] += 1
         try:
-            return await self._invoke(target, payload, request_id, invoked_arn)
+            pool = self.pools.get(target.key) or await self.pool(target)
+            worker = pool.take()
+            if worker is None:
+                try:
+                    worker = await pool.acquire()
+                except FunctionInitFailed as failure:
+                    header = failure.reply.header
+                    return Outcome(target.label, error=header, logs=header.get("logs", ""))
+            timeout = target.config.timeout
+            try:
+                reply = await worker.invoke(request_id, time.time() + timeout, invoked_arn, payload, timeout)
+            except TimeoutError:
+                pool.discard(worker)
+                message = f"the function ran past its {timeout} s timeout"
+                return Outcome(target.label, error=_failure("Function.Timeout", message))
+            except WorkerDied:
+                pool.discard(worker)
+                message = "the worker process died during the invocation"
+                return Outcome(target.label, error=_failure("Function.Crashed", message))
+            except asyncio.CancelledError:  # its answer would reach the next invocation: never reuse it
+                pool.discard(worker)
+                raise
+            pool.release(worker)
         finally:
-            self.in_flight[target.function] -= 1
-
-    async def _invoke(self, target: Target, payload: bytes, request_id: str, invoked_arn: str) -> Outcome:
-        pool = await self.pool(target)
-        try:
-            worker = await pool.acquire()
-        except FunctionInitFailed as failure:
-            return Outcome(
-                target.label, error=failure.reply.header, logs=failure.reply.header.get("logs", "")
-            )
-        timeout = target.config.timeout
-        header = {
-            "request_id": request_id,
-            "deadline_ms": time.time() * 1000 + timeout * 1000,
-            "invoked_function_arn": invoked_arn,
-        }
-        try:
-            reply = await worker.invoke(header, payload, timeout)
-        except TimeoutError:
-            pool.discard(worker)
-            return Outcome(
-                target.label,
-                error=_failure("Function.Timeout", f"the function ran past its {timeout} s timeout"),
-            )
-        except WorkerDied:
-            pool.discard(worker)
-            return Outcome(
-                target.label,
-                error=_failure("Function.Crashed", "the worker process died during the invocation"),
-            )
-        pool.release(worker)
+            in_flight[function] -= 1
+        header = reply.header
+        first = worker.invocations == 1
+        cold = first and worker.cold
+        logs = str(header.get("logs", ""))
         outcome = Outcome(
             target.label,
-            cold=worker.invocations == 1 and worker.cold,
-            init_ms=worker.init_ms if worker.invocations == 1 and worker.cold else 0.0,
-            duration_ms=float(reply.header.get("duration_ms", 0.0)),
-            logs=(worker.init_logs if worker.invocations == 1 else "") + str(reply.header.get("logs", "")),
+            cold=cold,
+            init_ms=worker.init_ms if cold else 0.0,
+            duration_ms=float(header.get("duration_ms", 0.0)),
+            logs=worker.init_logs + logs if first and worker.init_logs else logs,
         )
-        if reply.header.get("kind") == "result":
+        if header.get("kind") == "result":
             outcome.payload = reply.payload
         else:
-            outcome.error = reply.header
+            outcome.error = header
         return outcome
 
     async def warm(self, target: Target, count: int = 1) -> None:

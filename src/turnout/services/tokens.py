@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from turnout.clock import Clock
@@ -30,8 +31,13 @@ class Principal:
     name: str
     scopes: frozenset[str]
 
+    @cached_property
+    def granted(self) -> frozenset[str]:
+        """Its scopes and those they imply (``admin`` implies all)."""
+        return frozenset(implied for s in self.scopes for implied in _IMPLIES[s])
+
     def allows(self, scope: str) -> bool:
-        return any(scope in _IMPLIES[s] for s in self.scopes)
+        return scope in self.granted
 
     def require(self, scope: str) -> None:
         if not self.allows(scope):

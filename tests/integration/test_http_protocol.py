@@ -1,0 +1,250 @@
+"""The HTTP protocol `turnout serve` runs (turnout/api/protocol.py), spoken byte by byte.
+
+Invocations are answered natively in one write, everything else goes through ASGI; these tests check
+that the connection behaves like any HTTP/1.1 server's either way: keep-alive across both kinds of
+request, pipelining in order, ``Expect: 100-continue``, chunked request bodies, HTTP/1.0, an over-limit
+body that closes the connection, and errors that keep it open.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.support import Server, deploy, publish, unique
+
+pytestmark = pytest.mark.integration
+
+ECHO = "def handler(event, context):\n    return {'got': event, 'version': context.function_version}\n"
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    head: str = ""
+    extra: list[str] = field(default_factory=list)  # interim responses (100 Continue) before it
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class Wire:
+    """One raw HTTP/1.1 connection: write bytes, read whole responses (content-length bodies)."""
+
+    def __init__(self, server: Server) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        self.buffer = b""
+        self.token = server.token
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        version: str = "1.1",
+    ) -> bytes:
+        lines = [f"{method} {path} HTTP/{version}", "Host: test"]
+        all_headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Length": str(len(body)),
+            **(headers or {}),
+        }
+        lines += [f"{k}: {v}" for k, v in all_headers.items() if v is not None]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def read_head(self) -> tuple[int, str, dict[str, str]]:
+        while b"\r\n\r\n" not in self.buffer:
+            if not self._fill():
+                raise ConnectionError(f"closed before a response head: {self.buffer!r}")
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        text = head.decode("latin-1")
+        status_line, *rest = text.split("\r\n")
+        headers = {}
+        for line in rest:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        return int(status_line.split()[1]), text, headers
+
+    def read(self) -> Response:
+        interim = []
+        status, head, headers = self.read_head()
+        while status == 100:
+            interim.append(head)
+            status, head, headers = self.read_head()
+        length = int(headers["content-length"])
+        while len(self.buffer) < length:
+            if not self._fill():
+                raise ConnectionError("closed inside a response body")
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return Response(status, headers, body, head, interim)
+
+    def closed_by_server(self) -> bool:
+        """True when the server closes the connection with nothing more to say: EOF, or a reset (a
+        socket closed with unread data in it, such as the rest of a refused body, answers RST)."""
+        try:
+            return not self.buffer and self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return not self.buffer
+        except TimeoutError:
+            return False
+
+
+@pytest.fixture(scope="module")
+def echo(quick: Server) -> str:
+    name = unique("wire")
+    with quick.client() as api:
+        deploy(api, name, files={"app.py": ECHO})
+        publish(api, name)
+        assert api.put(f"/v1/functions/{name}/aliases/live", json={"version": "1"}).status_code == 201
+    return name
+
+
+@pytest.fixture
+def wire(quick: Server) -> Iterator[Wire]:
+    connection = Wire(quick)
+    yield connection
+    connection.close()
+
+
+def test_one_connection_serves_invocations_and_api_requests_in_turn(wire: Wire, echo: str) -> None:
+    for i in range(3):
+        wire.send(
+            wire.request("POST", f"/v1/functions/{echo}/invoke?qualifier=live", json.dumps({"i": i}).encode())
+        )
+        answer = wire.read()
+        assert answer.status == 200, answer.body
+        assert answer.json() == {"got": {"i": i}, "version": "1"}
+        assert answer.headers["x-turnout-version"] == "1"
+        assert len(answer.headers["x-turnout-request-id"]) == 36
+        assert answer.headers["content-type"] == "application/json"
+        assert "date" in answer.headers and "server" in answer.headers  # like every uvicorn answer
+        assert "connection" not in answer.headers
+        wire.send(wire.request("GET", f"/v1/functions/{echo}/aliases/live"))
+        alias = wire.read()
+        assert alias.status == 200 and alias.json()["name"] == "live"
+
+
+def test_pipelined_requests_are_answered_in_order(wire: Wire, echo: str) -> None:
+    invoke = f"/v1/functions/{echo}:live/invoke"
+    wire.send(
+        wire.request("POST", invoke, b'{"n": 1}')
+        + wire.request("GET", "/v1/health")
+        + wire.request("POST", invoke, b'{"n": 2}')
+        + wire.request("POST", invoke, b'{"n": 3}')
+    )
+    first, health, second, third = (wire.read() for _ in range(4))
+    assert first.json()["got"] == {"n": 1}
+    assert health.status == 200 and "x-turnout-version" not in health.headers
+    assert second.json()["got"] == {"n": 2}
+    assert third.json()["got"] == {"n": 3}
+
+
+def test_expect_100_continue_gets_its_interim_answer_before_the_body(wire: Wire, echo: str) -> None:
+    body = b'{"big": "' + b"x" * 5000 + b'"}'
+    head = wire.request(
+        "POST", f"/v1/functions/{echo}/invoke?qualifier=live", b"", {"Expect": "100-continue"}
+    )
+    wire.send(head.replace(b"Content-Length: 0", f"Content-Length: {len(body)}".encode()))
+    status, _, _ = wire.read_head()
+    assert status == 100
+    wire.send(body)
+    answer = wire.read()
+    assert answer.status == 200 and answer.json()["got"]["big"] == "x" * 5000
+
+
+def test_a_chunked_request_body_is_put_together(wire: Wire, echo: str) -> None:
+    head = wire.request(
+        "POST",
+        f"/v1/functions/{echo}/invoke?qualifier=live",
+        b"",
+        {"Content-Length": None, "Transfer-Encoding": "chunked"},
+    )
+    parts = [b'{"chunks": ', b"[1, 2, 3]}"]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    wire.send(head + body)
+    answer = wire.read()
+    assert answer.status == 200, answer.body
+    assert answer.json()["got"] == {"chunks": [1, 2, 3]}
+
+
+def test_http_1_0_gets_its_answer_and_the_connection_closes(wire: Wire, echo: str) -> None:
+    wire.send(wire.request("POST", f"/v1/functions/{echo}/invoke?qualifier=live", b"{}", version="1.0"))
+    answer = wire.read()
+    assert answer.status == 200 and answer.json()["got"] == {}
+    assert answer.headers["connection"] == "close"
+    assert wire.closed_by_server()
+
+
+def test_a_body_over_the_limit_is_refused_and_the_connection_closed(
+    quick: Server, wire: Wire, echo: str
+) -> None:
+    limit = 6 * 1024 * 1024
+    head = wire.request(
+        "POST",
+        f"/v1/functions/{echo}/invoke?qualifier=live",
+        b"",
+        {"Content-Length": None, "Transfer-Encoding": "chunked"},
+    )
+    chunk = b"x" * 65536
+    wire.send(head)
+    sent = 0
+    try:
+        while sent <= limit + 65536:
+            wire.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sent += len(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may close before the client is done sending: that is the point
+    answer = wire.read()
+    assert answer.status == 413
+    assert answer.json()["error"]["code"] == "RequestTooLarge"
+    assert answer.headers["connection"] == "close"
+    assert wire.closed_by_server()
+    with quick.client() as api:  # and the server is fine
+        assert api.post(f"/v1/functions/{echo}/invoke?qualifier=live", json={"after": 1}).status_code == 200
+
+
+def test_errors_keep_the_connection_open(wire: Wire, echo: str) -> None:
+    cases = [
+        (
+            wire.request("POST", f"/v1/functions/{echo}/invoke?qualifier=live", b"{not json"),
+            400,
+            "InvalidRequestContent",
+        ),
+        (wire.request("POST", "/v1/functions/nope-nothing-here/invoke", b"{}"), 404, "FunctionNotFound"),
+        (wire.request("POST", f"/v1/functions/{echo}/invoke?qualifier=nosuch", b"{}"), 404, "AliasNotFound"),
+        (
+            wire.request("POST", f"/v1/functions/{echo}/invoke", b"{}", {"Authorization": "Bearer wrong"}),
+            401,
+            "Unauthorized",
+        ),
+    ]
+    for raw, status, code in cases:
+        wire.send(raw)
+        answer = wire.read()
+        assert (answer.status, answer.json()["error"]["code"]) == (status, code), answer.body
+    wire.send(wire.request("POST", f"/v1/functions/{echo}/invoke?qualifier=live", b'{"still": "open"}'))
+    assert wire.read().json()["got"] == {"still": "open"}
+
+
+def test_a_percent_encoded_qualified_name_is_understood(wire: Wire, echo: str) -> None:
+    wire.send(wire.request("POST", f"/v1/functions/{echo}%3Alive/invoke", b'{"q": 1}'))
+    answer = wire.read()
+    assert answer.status == 200 and answer.json()["got"] == {"q": 1}
