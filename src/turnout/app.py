@@ -176,6 +176,7 @@ def create_app(
         await supervisor.start()
         table.listeners.append(gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
         table.listeners.append(Provisioner(supervisor, loop, timeout=WARM_TIMEOUT).listener)
+        table.listeners.append(logs.table_listener)
         for name in await asyncio.to_thread(services.provisioning.function_names):
             await asyncio.to_thread(table.refresh, name)  # warms their provisioned workers
         services.versions.import_check = _import_check(supervisor, loop)

@@ -162,6 +162,10 @@ class VersionInUse(Conflict):
     code = "VersionInUse"
 
 
+class AliasInUse(Conflict):
+    code = "AliasInUse"
+
+
 class AlreadyExists(Conflict):
     code = "AlreadyExists"
 

@@ -97,6 +97,11 @@ class Settings:
         30,
         "Async invocations: a node's lease on a running event; after a crash it is taken again after this.",
     )
+    async_retention_s: int = _setting(
+        24 * 3600,
+        "Async invocations: succeeded events are deleted this long after they finished (0 keeps them until "
+        "purged); dead letters are kept until redriven or purged.",
+    )
     lambda_auth: str = _setting(
         "any",
         "Lambda-compatible API: 'any' accepts any well-formed SigV4 signature; 'token' needs a Turnout API "

@@ -297,3 +297,25 @@ def test_a_backlog_takes_at_most_half_the_concurrency_and_sync_calls_still_run(
         running += int(line.split()[1])
         most = max(most, running)
     assert 2 <= most <= 8  # half of the default limit of 16
+
+
+def test_succeeded_events_are_deleted_after_the_retention_and_dead_letters_stay(tmp_path: Path) -> None:
+    retention = {**FAST_ASYNC, "TURNOUT_ASYNC_RETENTION_S": "2", "TURNOUT_ASYNC_MAX_RETRIES": "0"}
+    short = Server(tmp_path / "data", extra_env=retention).start()
+    try:
+        with short.client() as api:
+            name = make_function(api)
+            done = enqueue(api, f"{name}:prod", {"file": str(tmp_path / "ok.log")})
+            dead = enqueue(
+                api, f"{name}:prod", {"file": str(tmp_path / "dead.log"), "unless": "/nonexistent"}
+            )
+            settled(api, done, "succeeded")
+            settled(api, dead, "dead")
+            wait_for(
+                lambda: api.get(f"/v1/events/{done}").status_code == 404,
+                timeout=20,
+                what="the succeeded event to be deleted",
+            )
+            assert event_of(api, dead)["status"] == "dead"  # dead letters wait for a person
+    finally:
+        short.stop()

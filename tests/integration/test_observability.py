@@ -179,6 +179,23 @@ def test_logs_of_an_unknown_function_are_404(api: httpx.Client) -> None:
     assert (response.status_code, error_code(response)) == (404, "FunctionNotFound")
 
 
+def test_a_deleted_function_takes_its_logs_with_it(server: Server, api: httpx.Client) -> None:
+    name = unique("gone")
+    release(api, name, "old")
+    first = invoke(api, name, "1", name="before")
+    assert first.status_code == 200
+    wait_for_records(api, name, 1)
+    log_file = server.data_dir / "logs" / f"{name}.jsonl"
+    assert log_file.exists()
+    assert api.delete(f"/v1/functions/{name}").status_code == 204
+    wait_for(lambda: not log_file.exists(), what="the deleted function's log file to go")
+    release(api, name, "new")  # the same name, a new function
+    second = invoke(api, name, "1", name="after")
+    page = wait_for_records(api, name, 1)
+    assert ids(page) == [second.headers["x-turnout-request-id"]]
+    assert "out: after new" in page["records"][0]["text"]
+
+
 def test_logs_need_a_token(server: Server) -> None:
     assert httpx.get(f"{server.url}/v1/functions/x/logs").status_code == 401
 

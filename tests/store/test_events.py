@@ -125,3 +125,31 @@ def test_paging(kit: Kit) -> None:
     assert [e.id for e in queue.list(None, "f", after=page[-1].id, limit=10)] == ids[2:]
     with pytest.raises(InvalidInput):
         queue.list(limit=0)
+
+
+def test_succeeded_events_expire_after_the_retention_and_nothing_else_does(kit: Kit) -> None:
+    queue = kit.services.queue
+
+    def finish(status: Status) -> str:
+        event_id = queue.enqueue("f", None, b"{}")
+        [event] = [e for e in queue.claim("n", 10, room(), 10) if e.id == event_id]
+        queue.settle(event.id, "n", Next(status, reason="x"), version=1, attempt={"attempt": 1})
+        return event_id
+
+    old_done, old_dead = finish(Status.SUCCEEDED), finish(Status.DEAD)
+    kit.clock.advance(3600)
+    recent_done = finish(Status.SUCCEEDED)
+    waiting = queue.enqueue("f", None, b"{}")  # due an hour late, say: never expired while queued
+    kit.clock.advance(1)
+    assert queue.expire(3600) == 1  # only the success that finished more than an hour ago
+    assert queue.counts() == {"succeeded": 1, "dead": 1, "queued": 1}
+    assert queue.get(recent_done).status is Status.SUCCEEDED
+    assert queue.get(old_dead).status is Status.DEAD and queue.get(waiting).status is Status.QUEUED
+    with pytest.raises(EventNotFound):
+        queue.get(old_done)
+    queue.claim("n", 10, room(), 10)  # the waiting event runs ...
+    for _ in range(5):
+        finish(Status.SUCCEEDED)
+    kit.clock.advance(7200)
+    assert queue.expire(3600, batch=2) == 6  # in batches of 2, until none is left
+    assert queue.counts() == {"dead": 1, "running": 1}  # ... and a running event is never expired

@@ -9,6 +9,7 @@ import pytest
 
 from tests.store.conftest import Kit, code
 from turnout.errors import (
+    AliasInUse,
     AliasNotFound,
     FunctionNotFound,
     InvalidInput,
@@ -17,6 +18,7 @@ from turnout.errors import (
     VersionNotFound,
 )
 from turnout.services.routes import RouteService
+from turnout.services.schedules import NewSchedule
 from turnout.store.routes import alias_references, references
 
 FN = "shop"
@@ -152,3 +154,26 @@ def test_aliases_followed_by_routes_are_listed(routes: RouteService, kit: Kit) -
     with kit.store.read() as tx:
         function_id = tx.functions.get(FN).id  # type: ignore[union-attr]
         assert alias_references(tx, function_id) == {"prod": ["route GET /a"]}
+
+
+def test_an_alias_that_triggers_follow_cannot_be_deleted_until_they_are_gone(
+    routes: RouteService, kit: Kit
+) -> None:
+    kit.alias(FN, "staging", 2)
+    route = routes.add("POST", "/orders", FN, "prod")
+    kit.services.schedules.add(NewSchedule("nightly", "cron(0 3 * * ? *)", FN, "prod"))
+    kit.services.schedules.add(NewSchedule("pinned", "rate(1 hour)", FN, "2"))
+    with pytest.raises(AliasInUse) as refused:
+        kit.services.aliases.delete(FN, "prod", actor="ops")
+    assert refused.value.details["triggers"] == ["route POST /orders", "schedule nightly"]
+    assert "route POST /orders, schedule nightly" in refused.value.message
+    assert kit.services.aliases.get(FN, "prod").routing.versions == (1,)  # nothing half-done
+    assert [e.action.value for e in kit.services.aliases.history(FN, "prod")] == ["create"]
+    kit.services.aliases.delete(FN, "staging", actor="ops")  # followed by nothing: goes
+    routes.remove(route.id)
+    with pytest.raises(AliasInUse, match="schedule nightly"):
+        kit.services.aliases.delete(FN, "prod", actor="ops")
+    kit.services.schedules.delete("nightly")
+    kit.services.aliases.delete(FN, "prod", actor="ops")
+    with pytest.raises(AliasNotFound):
+        kit.services.aliases.get(FN, "prod")

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 #: At most this many async attempts run at once on a node, all functions together.
 ASYNC_MAX_IN_FLIGHT = 256
 ASYNC_BATCH = 64
+EXPIRE_EVERY_S = 60.0  # how often succeeded events past their retention are looked for
 
 DISPATCHER = Principal("async-dispatcher", frozenset({"invoke", "deploy"}))
 
@@ -86,6 +87,8 @@ class Dispatcher:
             self._loop.create_task(self._heartbeat()),
             self._loop.create_task(self._write_ended()),
         ]
+        if self.settings.async_retention_s > 0:
+            self._tasks.append(self._loop.create_task(self._expire()))
 
     def wake(self, function: str | None = None) -> None:
         """Look for due events now (thread-safe); not for a function already at its async limit here."""
@@ -141,6 +144,20 @@ class Dispatcher:
                     await asyncio.to_thread(self.queue.renew, self.node, list(self._running), self.lease_s)
                 except Exception:  # noqa: BLE001 - the next beat tries again
                     log.exception("could not renew async event leases")
+
+    async def _expire(self) -> None:
+        """Delete succeeded events past their retention, now and then (every node does; deletes are
+        idempotent and batched)."""
+        retention = float(self.settings.async_retention_s)
+        every = min(EXPIRE_EVERY_S, max(retention / 10, 0.5))
+        while True:
+            try:
+                gone = await asyncio.to_thread(self.queue.expire, retention)
+                if gone:
+                    log.info("deleted %d succeeded async events older than %.0f s", gone, retention)
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("could not delete expired async events")
+            await asyncio.sleep(every)
 
     async def _attempt(self, event: EventRecord) -> None:
         try:

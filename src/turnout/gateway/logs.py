@@ -41,6 +41,7 @@ MAX_OPEN_FILES = 64
 BATCH_SECONDS = 0.02  # the writer wakes at most this often: records may show up that much later
 CHUNK = 64 * 1024
 _STOP = object()
+_DROP = object()  # (_DROP, function) on the queue: delete that function's logs
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -133,6 +134,16 @@ class LogSink:
             return
         self._queue.put((time.time(), record))
 
+    def forget(self, function: str) -> None:
+        """Delete a function's logs (it was deleted: a function made later under its name starts
+        empty). Records queued before this are written first, then removed with the rest."""
+        self._queue.put((_DROP, function))
+
+    def table_listener(self, name: str, before: object, after: object) -> None:
+        """A routing-table listener: a function that is gone loses its logs."""
+        if after is None:
+            self.forget(name)
+
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._thread is None:
@@ -170,12 +181,27 @@ class LogSink:
             if stop:
                 return
 
-    def _write(self, batch: list[tuple[float, Record]]) -> None:
+    def _write(self, batch: list[tuple[Any, Any]]) -> None:
         lines: dict[str, list[bytes]] = {}
         for when, record in batch:
+            if when is _DROP:  # write what came before, then remove the function's files
+                for function, chunk in lines.items():
+                    self._append(function, chunk)
+                lines.clear()
+                self._drop(record)
+                continue
             lines.setdefault(record.target.function, []).append(_line(when, record))
         for function, chunk in lines.items():
             self._append(function, chunk)
+
+    def _drop(self, function: str) -> None:
+        state = self._files.pop(function, None)
+        path = self.path(function)
+        with self._lock:
+            if state is not None:
+                state.handle.close()
+            for old in (path, path.with_name(path.name + ".1")):
+                old.unlink(missing_ok=True)
 
     def _append(self, function: str, lines: list[bytes]) -> None:
         state = self._state(function)

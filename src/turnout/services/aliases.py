@@ -16,10 +16,11 @@ from turnout.domain.function import Function
 from turnout.domain.gates import Metrics
 from turnout.domain.names import check_alias_name, check_env_key
 from turnout.domain.routing import Routing
-from turnout.errors import AliasNotFound, InvalidInput, RolloutInProgress, VersionNotFound
+from turnout.errors import AliasInUse, AliasNotFound, InvalidInput, RolloutInProgress, VersionNotFound
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
 from turnout.store import Store, Tx
+from turnout.store.routes import alias_references
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -126,6 +127,14 @@ class AliasService:
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             alias = load_alias(tx, function, name)
+            followers = alias_references(tx, function.id).get(name, [])
+            if followers:
+                raise AliasInUse(
+                    f"alias {name!r} of {function.name!r} is followed by {', '.join(followers)}; "
+                    "delete those triggers or point them at another qualifier first",
+                    alias=name,
+                    triggers=followers,
+                )
             self._end_rollout(tx, function, name, actor, force)
             tx.aliases.delete(function.id, name)
             tx.provisioned.remove(function.id, name)

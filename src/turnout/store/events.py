@@ -197,6 +197,15 @@ class EventRows:
             query = query.where(events.c.function == function)
         return int(self.conn.execute(query).rowcount)
 
+    def expire(self, status: Status, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` events in ``status`` that last changed before ``before``."""
+        old = (
+            select(events.c.id)
+            .where(events.c.status == status.value, events.c.due_at < before, events.c.updated_at < before)
+            .limit(limit)
+        )
+        return int(self.conn.execute(delete(events).where(events.c.id.in_(old))).rowcount)
+
     def counts(self, function: str | None = None) -> dict[str, int]:
         query = select(events.c.status, func.count()).group_by(events.c.status)
         if function is not None:

@@ -144,6 +144,9 @@ def _record(r: Any) -> RouteRecord:
 
 
 def alias_references(tx: Tx, function_id: int) -> dict[str, list[str]]:
-    """Aliases of the function that routes follow, with the routes' labels: deleting such an alias
-    leaves those routes answering 404 (AliasNotFound) until they are removed or the alias is back."""
-    return tx.routes.alias_references(function_id)
+    """Aliases of the function that routes or schedules follow, with their labels (``route GET /x``,
+    ``schedule nightly``): an alias listed here must not be deleted (AliasInUse)."""
+    found = tx.routes.alias_references(function_id)
+    for alias, names in tx.schedules.alias_references(function_id).items():
+        found[alias] = found.get(alias, []) + names
+    return found

@@ -145,6 +145,16 @@ class ScheduleRows:
                 found[int(qualifier)].append(f"schedule {row['name']}")
         return {v: sorted(names) for v, names in found.items()}
 
+    def alias_references(self, function_id: int) -> dict[str, builtins.list[str]]:
+        """alias -> ``["schedule NAME", …]`` for the schedules that follow that alias."""
+        query = select(schedules.c.qualifier, schedules.c.name).where(schedules.c.function_id == function_id)
+        found: dict[str, builtins.list[str]] = defaultdict(list)
+        for row in self.conn.execute(query).mappings():
+            qualifier = str(row["qualifier"])
+            if not qualifier.isdigit() and qualifier != "$LATEST":
+                found[qualifier].append(f"schedule {row['name']}")
+        return {alias: sorted(names) for alias, names in found.items()}
+
 
 def _select() -> Any:
     return select(schedules, functions.c.name.label("function_name")).join(
