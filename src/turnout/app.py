@@ -42,6 +42,7 @@ from turnout.gateway.scheduler import Scheduler
 from turnout.gateway.shadow import Mirror
 from turnout.gateway.table import RoutingTable
 from turnout.gateway.window import Windows
+from turnout.lambda_api import concurrency as lambda_concurrency
 from turnout.lambda_api import functions as lambda_functions
 from turnout.lambda_api import urls as lambda_urls
 from turnout.runtime.code import CodeCache
@@ -138,6 +139,7 @@ def create_app(
         layers,
     )
     table = RoutingTable(store)
+    supervisor.reserved = table.reserved_concurrency
     services.changes.subscribe(table.refresh)
     gateway = Gateway(
         table,
@@ -222,6 +224,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(lambda_functions.router)
     app.include_router(lambda_urls.router)
+    app.include_router(lambda_concurrency.router)
 
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""/v1/functions/{name}/provisioned and /workers: warm workers kept, and what runs on this node."""
+"""/v1/functions/{name}/provisioned, /concurrency and /workers: warm workers kept, the function's own
+concurrency limit, and what runs on this node."""
 
 from __future__ import annotations
 
@@ -33,6 +34,38 @@ def set_provisioned(
 @router.delete("/provisioned/{qualifier}")
 def remove_provisioned(name: str, qualifier: str, svc: ServicesDep, _: Deployer) -> dict[str, Any]:
     return {"function": name, "provisioned": svc.provisioning.set(name, qualifier, 0)}
+
+
+class ConcurrencyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reserved: int = Field(
+        ge=0, le=10_000, description="concurrent invocations of this function per node; 0 stops them"
+    )
+
+
+@router.get("/concurrency")
+def get_concurrency(name: str, request: Request, svc: ServicesDep, _: Reader) -> dict[str, Any]:
+    """The function's reserved concurrency (null: the server-wide limit, shown as ``limit``)."""
+    reserved = svc.provisioning.reserved(name)
+    default = request.app.state.gateway.supervisor.settings.concurrency
+    return {"function": name, "reserved": reserved, "limit": default if reserved is None else reserved}
+
+
+@router.put("/concurrency")
+def set_concurrency(
+    name: str, body: ConcurrencyBody, request: Request, svc: ServicesDep, _: Deployer
+) -> dict[str, Any]:
+    """Reserve concurrency: at most ``reserved`` invocations of the function at once on each node
+    (beyond that 429 Throttled); 0 stops every invocation until it is raised or cleared."""
+    svc.provisioning.reserve(name, body.reserved)
+    return get_concurrency(name, request, svc, _)
+
+
+@router.delete("/concurrency")
+def clear_concurrency(name: str, request: Request, svc: ServicesDep, _: Deployer) -> dict[str, Any]:
+    """Back to the server-wide limit (TURNOUT_FUNCTION_CONCURRENCY)."""
+    svc.provisioning.reserve(name, None)
+    return get_concurrency(name, request, svc, _)
 
 
 @router.get("/workers")

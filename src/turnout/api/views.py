@@ -37,6 +37,7 @@ def function_json(fn: Function, reveal: bool = False) -> dict[str, Any]:
         "config": config_json(fn.config, reveal),
         "dependencies": list(fn.dependencies),
         "last_version": fn.last_version or None,
+        "reserved_concurrency": fn.reserved_concurrency,
         "created_at": fn.created_at.isoformat(),
         "updated_at": fn.updated_at.isoformat(),
     }

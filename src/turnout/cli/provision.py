@@ -1,4 +1,5 @@
-"""`turnout provision` (warm workers kept per alias or version) and `turnout workers` (what runs)."""
+"""`turnout provision` (warm workers kept per alias or version), `turnout concurrency` (a function's own
+limit) and `turnout workers` (what runs)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from turnout.cli.render import Output, OutputOption, print_json, show, table
 
 def register(app: typer.Typer) -> None:
     app.command("provision", rich_help_panel="Run")(provision)
+    app.command("concurrency", rich_help_panel="Run")(concurrency)
     app.command("workers", rich_help_panel="Run")(workers)
 
 
@@ -43,6 +45,38 @@ def provision(
         return
     rows = sorted(body["provisioned"].items())
     show(table(["qualifier", "warm workers"], rows, title=f"provisioned concurrency of {function}"))
+
+
+def concurrency(
+    function: Annotated[str, typer.Argument(metavar="FN")],
+    reserved: Annotated[
+        int | None,
+        typer.Argument(metavar="[LIMIT]", help="Invocations at once per node; 0 stops them all."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Back to the server-wide limit.")] = False,
+    output: OutputOption = Output.table,
+) -> None:
+    """Reserve concurrency: the function's own limit of invocations at once (per node), instead of the
+    server-wide TURNOUT_FUNCTION_CONCURRENCY. Past it, invocations answer 429 Throttled.
+
+    `turnout concurrency thumbs 50` sets it, `turnout concurrency thumbs 0` stops every invocation (an
+    emergency brake; async events wait), `--clear` removes it, and `turnout concurrency thumbs` shows it.
+    """
+    if clear and reserved is not None:
+        raise typer.BadParameter("give a LIMIT or --clear, not both")
+    path = f"/v1/functions/{function}/concurrency"
+    with ApiClient.from_environ() as client:
+        if clear:
+            body = client.call("DELETE", path).body
+        elif reserved is not None:
+            body = client.put(path, json={"reserved": reserved})
+        else:
+            body = client.get(path)
+    if output is Output.json:
+        print_json(body)
+        return
+    kind = "server-wide" if body["reserved"] is None else "reserved"
+    show(table(["function", "limit", "kind"], [(function, body["limit"], kind)], title="concurrency"))
 
 
 def workers(

@@ -21,6 +21,7 @@ class Function:
     last_version: int
     created_at: datetime
     updated_at: datetime
+    reserved_concurrency: int | None = None  # its own limit of concurrent invocations per node (0: stopped)
 
     def __repr__(self) -> str:
         return f"Function({self.name!r}, rev={self.revision_id[:8]}, last_version={self.last_version})"

@@ -262,7 +262,7 @@ class RolloutController:
         baseline_pool = await self._pool(record, r.baseline)
         if r.strategy.blue_green and baseline_pool is not None:
             wanted = max(wanted, baseline_pool.size)
-        wanted = min(wanted, self.gateway.supervisor.settings.concurrency)
+        wanted = min(wanted, self.gateway.supervisor.limit(record.function))
         pool = await self._pool(record, r.candidate)
         if pool is None:
             return

@@ -112,7 +112,7 @@ class Dispatcher:
 
     def limit(self, function: str) -> int:
         """Async attempts of one function at once: half its concurrency limit (at least one)."""
-        return max(1, self.gateway.supervisor.settings.concurrency // 2)
+        return max(1, self.gateway.supervisor.limit(function) // 2)
 
     def _room(self, function: str) -> int:
         return self.limit(function) - self._in_flight[function]

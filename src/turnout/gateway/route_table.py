@@ -25,6 +25,8 @@ METHODS = ("ANY", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 RESERVED_PREFIXES = (
     "/v1",
     "/2015-03-31",
+    "/2017-10-31",
+    "/2019-09-30",
     "/2021-10-31",
     "/lambda-url",
     "/metrics",

@@ -63,7 +63,7 @@ class Mirror:
         if self._random.random() * 10_000 >= mirroring.share_bp:
             return
         supervisor = self.gateway.supervisor
-        if supervisor.in_flight[record.target.function] >= supervisor.settings.concurrency - 1:
+        if supervisor.in_flight[record.target.function] >= supervisor.limit(record.target.function) - 1:
             self.skipped += 1
             return
         task = asyncio.get_running_loop().create_task(self._mirror(record, mirroring))

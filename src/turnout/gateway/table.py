@@ -61,6 +61,11 @@ class RoutingTable:
     def get(self, name: str) -> Entry | None:
         return self.entries.get(name)
 
+    def reserved_concurrency(self, name: str) -> int | None:
+        """The function's own concurrency limit, as loaded (None: none, or not loaded)."""
+        entry = self.entries.get(name)
+        return None if entry is None else entry.function.reserved_concurrency
+
     def load(self, name: str) -> Entry | None:
         """Read the function's draft, aliases and routed versions in one transaction."""
         with self.store.read() as tx:

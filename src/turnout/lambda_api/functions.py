@@ -30,6 +30,7 @@ from turnout.errors import (
 )
 from turnout.gateway.invoke import Gateway, Invocation
 from turnout.lambda_api import auth, shapes
+from turnout.lambda_api.concurrency import concurrency_shape
 from turnout.lambda_api.names import Arns, parse_function_name
 from turnout.runtime.supervisor import Outcome
 from turnout.services import Services
@@ -261,11 +262,15 @@ def get_function(
     configuration = _configuration(request, name, qualifier)
     settings: Settings = request.app.state.settings
     sha = shapes.hex_sha256(configuration["CodeSha256"])
-    return {
+    found: dict[str, Any] = {
         "Configuration": configuration,
         "Code": {"RepositoryType": "S3", "Location": f"{settings.base_url}/v1/bundles/{sha}/zip"},
         "Tags": {},
     }
+    reserved = _services(request).provisioning.reserved(name)
+    if reserved is not None:
+        found["Concurrency"] = concurrency_shape(reserved)
+    return found
 
 
 @router.get("/{function_name}/configuration")

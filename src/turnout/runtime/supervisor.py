@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -89,6 +89,9 @@ class Supervisor:
         self.layers = layers
         self.pools: dict[PoolKey, Pool] = {}
         self.in_flight: Counter[str] = Counter()
+        # a function's own limit (reserved concurrency) or None: the composition root wires it to the
+        # routing table, which every invocation has just read (so it is never stale by more than a change)
+        self.reserved: Callable[[str], int | None] = lambda function: None
         self._zygote: ForkServer | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._warming: dict[PoolKey, asyncio.Task[None]] = {}
@@ -131,15 +134,23 @@ class Supervisor:
                 found = self.pools[target.key] = Pool(target.key, spec, self.zygote)
         return found
 
+    def limit(self, function: str) -> int:
+        """How many invocations of the function may run at once on this node."""
+        reserved = self.reserved(function)
+        return self.settings.concurrency if reserved is None else reserved
+
     async def invoke(self, target: Target, payload: bytes, request_id: str, invoked_arn: str) -> Outcome:
         """Run one invocation on a worker of the target's pool (a warm one when one is idle)."""
         function = target.function
-        limit = self.settings.concurrency
+        limit = self.limit(function)
         in_flight = self.in_flight
         if in_flight[function] >= limit:
-            raise Throttled(
-                f"function {function!r} is running {limit} invocations, its concurrency limit", limit=limit
+            reason = (
+                "its reserved concurrency is 0: invocations are stopped"
+                if limit == 0
+                else f"it is running {limit} invocations, its concurrency limit"
             )
+            raise Throttled(f"function {function!r} is throttled: {reason}", limit=limit)
         in_flight[function] += 1
         try:
             pool = self.pools.get(target.key) or await self.pool(target)

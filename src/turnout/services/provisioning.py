@@ -1,4 +1,5 @@
-"""Provisioned concurrency: how many warm workers to keep for an alias or a version."""
+"""Concurrency settings: provisioned (warm workers kept for an alias or a version) and reserved (a
+function's own limit of concurrent invocations per node, in place of TURNOUT_FUNCTION_CONCURRENCY)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from turnout.services.functions import load_function
 from turnout.store import Store
 
 MAX_WORKERS = 1000
+MAX_RESERVED = 10_000
 
 
 class ProvisioningService:
@@ -43,6 +45,20 @@ class ProvisioningService:
     def get(self, function_name: str) -> dict[str, int]:
         with self.store.read() as tx:
             return tx.provisioned.of(load_function(tx, function_name).id)
+
+    def reserve(self, function_name: str, limit: int | None) -> int | None:
+        """Set (or, with None, clear) the function's reserved concurrency; 0 stops its invocations."""
+        if limit is not None and not 0 <= limit <= MAX_RESERVED:
+            raise InvalidInput(f"reserved concurrency must be from 0 to {MAX_RESERVED}, got {limit}")
+        with self.store.write() as tx:
+            function = load_function(tx, function_name, lock=True)
+            tx.functions.set_reserved_concurrency(function.id, limit, self.clock())
+        self.changes.publish(function_name)
+        return limit
+
+    def reserved(self, function_name: str) -> int | None:
+        with self.store.read() as tx:
+            return load_function(tx, function_name).reserved_concurrency
 
     def function_names(self) -> list[str]:
         with self.store.read() as tx:

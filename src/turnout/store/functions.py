@@ -82,6 +82,10 @@ class FunctionRows:
     def set_last_version(self, function_id: int, number: int) -> None:
         self.conn.execute(functions.update().where(functions.c.id == function_id).values(last_version=number))
 
+    def set_reserved_concurrency(self, function_id: int, limit: int | None, now: datetime) -> None:
+        query = functions.update().where(functions.c.id == function_id)
+        self.conn.execute(query.values(reserved_concurrency=limit, updated_at=now))
+
     def delete(self, function_id: int) -> None:
         self.conn.execute(delete(functions).where(functions.c.id == function_id))
 
@@ -97,4 +101,5 @@ def _function(row: Mapping[Any, Any]) -> Function:
         last_version=row["last_version"],
         created_at=utc(row["created_at"]),
         updated_at=utc(row["updated_at"]),
+        reserved_concurrency=row.get("reserved_concurrency"),
     )

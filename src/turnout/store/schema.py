@@ -78,6 +78,7 @@ functions = Table(
     Column("last_version", Integer, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+    Column("reserved_concurrency", Integer, nullable=True),  # None: the server-wide limit
 )
 
 versions = Table(
