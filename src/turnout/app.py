@@ -140,6 +140,7 @@ def create_app(
     )
     table = RoutingTable(store)
     supervisor.reserved = table.reserved_concurrency
+    services.versions.layers_in_use = supervisor.layers_in_use
     services.changes.subscribe(table.refresh)
     gateway = Gateway(
         table,

@@ -278,3 +278,40 @@ def _old_rows(store: Store) -> None:
         conn.execute(
             insert(alias_routes).values(function_id=1, alias_name="prod", version=1, weight_bp=10000)
         )
+
+
+def test_gc_deletes_layers_nothing_uses_and_keeps_the_rest(kit: Kit, settings: Settings) -> None:
+    versions = kit.services.versions
+    kit.deploy(FN, reqs("tinydep==1.0\n", 1))
+    old = kit.publish(FN)  # v1: tinydep 1.0, no alias: gc may delete it
+    kit.deploy(FN, reqs("tinydep==2.0\n", 2))
+    kept = kit.publish(FN)  # v2: tinydep 2.0, behind prod
+    kit.alias(FN, "prod", 2)
+    kit.deploy("other", reqs("tinydep==1.0\n", 3))
+    kit.publish("other")  # another function's version shares v1's layer for a while
+    assert old.layer_hash is not None and kept.layer_hash is not None
+    stray = settings.layers_dir / ".build-dead"
+    stray.mkdir()  # a build that died half-way
+
+    report = versions.gc(FN, keep=0, dry_run=True, blob_grace_seconds=0)
+    assert report.deleted_versions == (1,) and report.deleted_layers == ()  # "other" still uses it
+    kit.services.functions.delete("other")
+    report = versions.gc(FN, keep=0, dry_run=True, blob_grace_seconds=0)
+    assert report.deleted_layers == (old.layer_hash,)
+    assert (settings.layers_dir / old.layer_hash).is_dir()  # a dry run deletes nothing
+
+    versions.layers_in_use = lambda: {old.layer_hash}  # a worker pool of this node still runs it
+    assert versions.gc(FN, keep=0, dry_run=False, blob_grace_seconds=0).deleted_layers == ()
+    assert (settings.layers_dir / old.layer_hash).is_dir()
+    versions.layers_in_use = set
+
+    assert versions.gc(FN, keep=0, dry_run=False, blob_grace_seconds=3600).deleted_layers == ()  # too new
+    done = versions.gc(FN, keep=0, dry_run=False, blob_grace_seconds=0)
+    assert done.deleted_layers == (old.layer_hash,)
+    assert not (settings.layers_dir / old.layer_hash).exists() and not stray.exists()
+    assert (settings.layers_dir / kept.layer_hash / "tinydep" / "__init__.py").is_file()
+    assert [p.name for p in settings.layers_dir.iterdir() if not p.name.startswith(".")] == [kept.layer_hash]
+
+    kit.deploy(FN, reqs("tinydep==1.0\n", 4))  # the same set again: rebuilt, same key
+    again = kit.publish(FN)
+    assert again.layer_hash == old.layer_hash and (settings.layers_dir / old.layer_hash).is_dir()

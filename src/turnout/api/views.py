@@ -123,4 +123,5 @@ def gc_json(r: GcReport) -> dict[str, Any]:
         "kept_versions": list(r.kept_versions),
         "pinned": {str(v): list(a) for v, a in r.pinned.items()},
         "deleted_blobs": list(r.deleted_blobs),
+        "deleted_layers": list(r.deleted_layers),
     }

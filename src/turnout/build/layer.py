@@ -21,11 +21,13 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -65,6 +67,7 @@ _IGNORED_UV_VARIABLES = frozenset(
     }
 )
 _MAX_MESSAGE_LINES = 15
+_KEY = re.compile(r"[0-9a-f]{64}")  # a layer folder's name: key_for()'s sha256
 _MAX_MESSAGE_CHARS = 2000
 _TARGET_PROBE = (
     "import sys, sysconfig; "
@@ -205,6 +208,42 @@ class LayerBuilder:
 
     def path(self, key: str) -> Path:
         return self.layers_dir / key
+
+    def stored(self) -> list[tuple[str, float]]:
+        """Layers on disk here, with their age in seconds (since built), oldest first."""
+        if not self.layers_dir.is_dir():
+            return []
+        now = time.time()
+        found = [
+            (entry.name, now - entry.stat().st_mtime)
+            for entry in self.layers_dir.iterdir()
+            if _KEY.fullmatch(entry.name) and entry.is_dir()
+        ]
+        return sorted(found, key=lambda item: -item[1])
+
+    def delete(self, key: str) -> None:
+        """Remove a layer (under its build lock, so never while it is being built)."""
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"not a layer key: {key!r}")
+        with self._lock(key):
+            final = self.path(key)
+            if final.is_dir():  # renamed aside first: a reader never sees a half-deleted layer
+                doomed = self.layers_dir / f".delete-{key}-{os.getpid()}"
+                final.rename(doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+        (self.layers_dir / f".{key}.lock").unlink(missing_ok=True)
+
+    def sweep(self, older_than_s: float) -> int:
+        """Remove scratch folders left by builds that died (older than ``older_than_s``); how many."""
+        if not self.layers_dir.is_dir():
+            return 0
+        now, gone = time.time(), 0
+        for entry in self.layers_dir.iterdir():
+            scratch = entry.name.startswith((".build-", ".delete-")) and entry.is_dir()
+            if scratch and now - entry.stat().st_mtime >= older_than_s:
+                shutil.rmtree(entry, ignore_errors=True)
+                gone += 1
+        return gone
 
     def ensure(self, pinned: Sequence[str]) -> Layer | None:
         """The layer of ``pinned``, built if it is not there yet. ``None`` for an empty set."""

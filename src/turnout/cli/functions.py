@@ -222,7 +222,7 @@ def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
     output: OutputOption = Output.table,
 ) -> None:
-    """Delete old versions no alias points at, and code nothing uses any more.
+    """Delete old versions no alias points at, and code and dependency layers nothing uses any more.
 
     Example: `turnout gc hello --keep 5 --dry-run`.
     """
@@ -238,6 +238,7 @@ def gc(
     for version, aliases in data["pinned"].items():
         render.say(f"  version {version} is kept for alias(es) {', '.join(aliases)}")
     render.say(f"{verb} {render.plural(len(data['deleted_blobs']), 'unused bundle')}")
+    render.say(f"{verb} {render.plural(len(data['deleted_layers']), 'unused dependency layer')}")
     if dry_run:
         render.note("dry run: nothing was deleted")
 

@@ -134,6 +134,15 @@ class Supervisor:
                 found = self.pools[target.key] = Pool(target.key, spec, self.zygote)
         return found
 
+    def layers_in_use(self) -> set[str]:
+        """The layer folders this node's worker pools run with (a draft's included)."""
+        found = set()
+        for pool in self.pools.values():
+            layer_dir = pool.spec.get("layer_dir")
+            if layer_dir:
+                found.add(Path(layer_dir).name)
+        return found
+
     def limit(self, function: str) -> int:
         """How many invocations of the function may run at once on this node."""
         reserved = self.reserved(function)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +38,7 @@ class GcReport:
     kept_versions: tuple[int, ...]
     pinned: dict[int, tuple[str, ...]]
     deleted_blobs: tuple[str, ...] = field(default=())
+    deleted_layers: tuple[str, ...] = field(default=())
 
 
 def load_version(tx: Tx, function: Function, number: int) -> Version:
@@ -77,6 +78,8 @@ class VersionService:
         self.blob_grace_seconds = blob_grace_seconds
         self.layers = layers
         self.changes = changes or ChangeFeed()
+        # layer keys the worker pools of this node run with (drafts' layers too); set by the runtime
+        self.layers_in_use: Callable[[], set[str]] = set
         # (function, layer key) -> None if the handler imports, else the worker's error; set by the runtime
         self.import_check: ImportCheck | None = None
 
@@ -190,7 +193,9 @@ class VersionService:
         self.changes.publish(name)
 
     def gc(self, name: str, keep: int, dry_run: bool, blob_grace_seconds: int | None = None) -> GcReport:
-        """Delete all but the ``keep`` newest unreferenced versions, then blobs nothing uses.
+        """Delete all but the ``keep`` newest unreferenced versions, then blobs and dependency layers
+        nothing uses (a layer: no version of any function, no worker pool on this node; both older than
+        the grace, so nothing a publish is building or has just built goes).
 
         A dry run makes the same changes in a transaction that is rolled back, so it reports exactly
         what a real run would delete.
@@ -210,17 +215,31 @@ class VersionService:
                 unused = tx.bundles.unreferenced_before(cutoff)
                 tx.bundles.delete(unused)
                 known = tx.bundles.all_shas()
+                used_layers = tx.versions.layer_hashes()
                 if dry_run:
                     raise _DryRun
         except _DryRun:
             pass
         orphans = [sha for sha, age in self.blobs.list() if sha not in known and age >= grace]
         doomed = sorted(set(unused) | set(orphans))
+        stale_layers = self._stale_layers(used_layers, grace)
         if not dry_run:
             for sha in doomed:
                 self.blobs.delete(sha)
+            if self.layers is not None:
+                for key in stale_layers:
+                    self.layers.delete(key)
+                self.layers.sweep(grace)
             self.changes.publish(name)
-        return GcReport(name, dry_run, plan.delete, plan.keep, dict(plan.pinned), tuple(doomed))
+        report = GcReport(name, dry_run, plan.delete, plan.keep, dict(plan.pinned), tuple(doomed))
+        return replace(report, deleted_layers=stale_layers)
+
+    def _stale_layers(self, used: set[str], grace: float) -> tuple[str, ...]:
+        if self.layers is None:
+            return ()
+        running = self.layers_in_use()
+        stored = self.layers.stored()
+        return tuple(sorted(k for k, age in stored if k not in used and k not in running and age >= grace))
 
 
 def _references(tx: Tx, function_id: int) -> dict[int, list[str]]:

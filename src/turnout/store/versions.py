@@ -75,6 +75,12 @@ class VersionRows:
             )
         )
 
+    def layer_hashes(self) -> set[str]:
+        """Every layer some version of any function runs with."""
+        query = select(versions.c.layer_hash).where(versions.c.layer_hash.is_not(None)).distinct()
+        keys: list[str | None] = list(self.conn.execute(query).scalars())
+        return {key for key in keys if key is not None}
+
     def delete(self, function_id: int, numbers: builtins.list[int]) -> None:
         if numbers:
             self.conn.execute(
