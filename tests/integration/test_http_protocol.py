@@ -9,13 +9,16 @@ body that closes the connection, and errors that keep it open.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from tests.support import Server, deploy, publish, unique
+from tests.integration.runtime_support import probe, release
+from tests.support import Server, deploy, publish, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -248,3 +251,36 @@ def test_a_percent_encoded_qualified_name_is_understood(wire: Wire, echo: str) -
     wire.send(wire.request("POST", f"/v1/functions/{echo}%3Alive/invoke", b'{"q": 1}'))
     answer = wire.read()
     assert answer.status == 200 and answer.json()["got"] == {"q": 1}
+
+
+def test_a_graceful_shutdown_lets_a_running_invocation_answer(tmp_path: Path) -> None:
+    """SIGTERM (a redeploy of Turnout itself): new connections stop, the invocation in flight answers."""
+    server = Server(tmp_path / "data").start()
+    try:
+        with server.client() as api:
+            name = unique("drain")
+            release(api, name, probe())
+        gate, started = tmp_path / "go", tmp_path / "started"
+        wire = Wire(server)
+        event = json.dumps({"started": str(started), "wait_for": str(gate)}).encode()
+        wire.send(wire.request("POST", f"/v1/functions/{name}/invoke?qualifier=1", event))
+        wait_for(started.exists, timeout=20, what="the invocation to start")
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: _refused(server.port), timeout=10, what="the server to stop accepting")
+        gate.touch()
+        answer = wire.read()
+        wire.close()
+        assert answer.status == 200 and answer.json()["marker"] == "v1"
+        assert answer.headers["connection"] == "close"
+        assert server.process.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
+    finally:
+        server.kill()
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
