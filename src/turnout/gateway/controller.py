@@ -76,6 +76,7 @@ class RolloutController:
         self._checks: dict[tuple[int, str], asyncio.Task[Check]] = {}
         self._answers: dict[tuple[int, str], Check] = {}
         self._floors: dict[int, list[Pool]] = {}
+        self._warming: dict[int, asyncio.Task[None]] = {}  # the baseline's warm-up, per rollout
         self._mine: set[int] = set()
 
     def __repr__(self) -> str:
@@ -249,20 +250,24 @@ class RolloutController:
 
     # -- warming ----------------------------------------------------------------------------------------
 
+    def _workers_for_share(self, record: RolloutRecord, share: float) -> int:
+        """Warm workers for ``share`` of the traffic the two versions take now (Poisson headroom)."""
+        r = record.rollout
+        span = min(record.plan.window_s, 30)
+        rate, p90_ms = self.windows.rate(record.function, [str(r.baseline), str(r.candidate)], span)
+        busy_s = ((p90_ms or 10.0) + 2.0) / 1000.0
+        return min(workers_for(rate * share * busy_s), self.gateway.supervisor.limit(record.function))
+
     async def _warm_for(self, record: RolloutRecord, preview: Decision) -> None:
         """Warm the candidate for the share of traffic ``preview`` is about to give it."""
         r = record.rollout
         share = (preview.weights_bp or {}).get(r.candidate, 0) / 10_000
         if share <= 0:
             return
-        span = min(record.plan.window_s, 30)
-        rate, p90_ms = self.windows.rate(record.function, [str(r.baseline), str(r.candidate)], span)
-        busy_s = ((p90_ms or 10.0) + 2.0) / 1000.0
-        wanted = workers_for(rate * share * busy_s)
+        wanted = self._workers_for_share(record, share)
         baseline_pool = await self._pool(record, r.baseline)
         if r.strategy.blue_green and baseline_pool is not None:
-            wanted = max(wanted, baseline_pool.size)
-        wanted = min(wanted, self.gateway.supervisor.limit(record.function))
+            wanted = min(max(wanted, baseline_pool.size), self.gateway.supervisor.limit(record.function))
         pool = await self._pool(record, r.candidate)
         if pool is None:
             return
@@ -273,10 +278,27 @@ class RolloutController:
             log.exception("could not warm %d workers of %s for rollout %d", wanted, pool.key, record.id)
 
     async def _keep_baseline_warm(self, record: RolloutRecord) -> None:
+        """Hold the baseline's pool while the rollout runs: never below its size, and (when the plan
+        warms) ready for the share it still serves with the same headroom as the candidate, so a burst
+        during a rollout meets warm workers on either side. The warm-up runs beside the ticks."""
         pool = await self._pool(record, record.rollout.baseline)
-        if pool is not None:
-            owner = f"rollout:{record.id}"
-            self._hold(record.id, pool, max(pool.floors.get(owner, 0), pool.size, 1))
+        if pool is None:
+            return
+        wanted = max(pool.floors.get(f"rollout:{record.id}", 0), pool.size, 1)
+        if record.plan.warm:
+            share = 1.0 - record.rollout.serving_bp / 10_000
+            wanted = max(wanted, self._workers_for_share(record, share))
+        self._hold(record.id, pool, wanted)
+        running = self._warming.get(record.id)
+        if pool.size < wanted and (running is None or running.done()):
+            self._warming[record.id] = asyncio.get_running_loop().create_task(self._warm(pool, wanted))
+
+    @staticmethod
+    async def _warm(pool: Pool, count: int) -> None:
+        try:
+            await asyncio.wait_for(pool.warm(count), 30)
+        except Exception:  # noqa: BLE001 - requests start the workers that could not be warmed
+            log.exception("could not warm %d workers of %s", count, pool.key)
 
     def _hold(self, rollout_id: int, pool: Pool, count: int) -> None:
         pool.set_floor(f"rollout:{rollout_id}", count)
@@ -296,6 +318,9 @@ class RolloutController:
         self.mirror.stop(rollout_id)
         for pool in self._floors.pop(rollout_id, []):
             pool.set_floor(f"rollout:{rollout_id}", 0)
+        warming = self._warming.pop(rollout_id, None)
+        if warming is not None:
+            warming.cancel()
         for key in [k for k in self._checks if k[0] == rollout_id]:
             self._checks.pop(key).cancel()
         for key in [k for k in self._answers if k[0] == rollout_id]:
