@@ -16,6 +16,7 @@ from turnout import __version__
 from turnout.api import (
     aliases,
     bundles,
+    event_configs,
     events,
     functions,
     invoke,
@@ -43,6 +44,7 @@ from turnout.gateway.shadow import Mirror
 from turnout.gateway.table import RoutingTable
 from turnout.gateway.window import Windows
 from turnout.lambda_api import concurrency as lambda_concurrency
+from turnout.lambda_api import event_configs as lambda_event_configs
 from turnout.lambda_api import functions as lambda_functions
 from turnout.lambda_api import urls as lambda_urls
 from turnout.runtime.code import CodeCache
@@ -52,6 +54,7 @@ from turnout.services.aliases import AliasService
 from turnout.services.bundles import BundleService
 from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
+from turnout.services.event_configs import EventConfigService
 from turnout.services.function_urls import FunctionUrlService
 from turnout.services.functions import FunctionService
 from turnout.services.provisioning import ProvisioningService
@@ -100,6 +103,7 @@ def build_services(
         routes=RouteService(store, clock, changes),
         schedules=ScheduleService(store, clock, changes),
         queue=EventQueue(store, clock, changes),
+        event_configs=EventConfigService(store, clock, changes),
     )
 
 
@@ -210,7 +214,7 @@ def create_app(
     app.state.controller = controller
     app.state.scheduler, app.state.dispatcher = scheduler, dispatcher
     install_error_handlers(app)
-    triggers = (routes, schedules, events)
+    triggers = (routes, schedules, events, event_configs)
     for module in (
         bundles,
         functions,
@@ -226,6 +230,7 @@ def create_app(
     app.include_router(lambda_functions.router)
     app.include_router(lambda_urls.router)
     app.include_router(lambda_concurrency.router)
+    app.include_router(lambda_event_configs.router)
 
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -244,3 +244,9 @@ class EventNotFound(NotFound):
     """No async event with that request id (or it was purged)."""
 
     code = "EventNotFound"
+
+
+class EventConfigNotFound(NotFound):
+    """No async invocation config for that function qualifier."""
+
+    code = "EventConfigNotFound"

@@ -24,6 +24,7 @@ def serve(settings: Settings) -> None:
         http=protocol_for(app.state),  # invocations answered natively (turnout/api/protocol.py)
         host=settings.host,
         port=settings.port,
+        timeout_keep_alive=settings.keep_alive_s,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
     )

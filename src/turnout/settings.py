@@ -35,6 +35,11 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", "Address `turnout serve` listens on.")
     port: int = _setting(8420, "Port `turnout serve` listens on.")
+    keep_alive_s: int = _setting(
+        65,
+        "How long an idle keep-alive connection stays open (s): longer than clients' own idle expiry "
+        "(httpx 5 s, load balancers 60 s), so a client never reuses a connection the server is closing.",
+    )
     bundle_max_zipped_bytes: int = _setting(50 * MiB, "Largest accepted bundle, zipped.")
     bundle_max_unpacked_bytes: int = _setting(250 * MiB, "Largest accepted bundle, unpacked.")
     bundle_max_files: int = _setting(20_000, "Most files a bundle may hold.")

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from tests.integration.lambda_support import lambda_client
@@ -319,3 +320,126 @@ def test_succeeded_events_are_deleted_after_the_retention_and_dead_letters_stay(
             assert event_of(api, dead)["status"] == "dead"  # dead letters wait for a person
     finally:
         short.stop()
+
+
+RECORDER = {
+    "app.py": """
+import json
+
+
+def handler(event, context):
+    path = event["requestPayload"]["record_to"]
+    with open(path, "a") as f:
+        f.write(json.dumps(event) + "\\n")
+    return {"recorded": True}
+"""
+}
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines(path)]
+
+
+def test_destinations_get_lambdas_record_of_successes_and_of_failures_for_good(
+    api: httpx.Client, tmp_path: Path
+) -> None:
+    name = make_function(api)
+    sink = unique("sink")
+    deploy(api, sink, RECORDER)
+    publish(api, sink)
+    body = {"on_success": sink, "on_failure": f"{sink}:1", "max_retries": 0}
+    put = api.put(f"/v1/functions/{name}/async-config/prod", json=body)
+    assert put.status_code == 200, put.text
+    assert put.json() | {"function": name} == {
+        **body,
+        "qualifier": "prod",
+        "max_age_s": None,
+        "function": name,
+    }
+
+    ok_to, failed_to = tmp_path / "ok.jsonl", tmp_path / "failed.jsonl"
+    good = enqueue(api, f"{name}:prod", {"file": str(tmp_path / "a.log"), "record_to": str(ok_to)})
+    bad = enqueue(
+        api,
+        f"{name}:prod",
+        {"file": str(tmp_path / "b.log"), "unless": "/nonexistent", "record_to": str(failed_to)},
+    )
+    settled(api, good, "succeeded")
+    dead = settled(api, bad, "dead")
+    assert dead["attempts"] == 1  # max_retries 0 replaced the server's 2 retries
+    wait_for(lambda: records(ok_to) and records(failed_to), timeout=20, what="both destination records")
+
+    [success] = records(ok_to)
+    assert success["requestContext"] == {
+        "requestId": good,
+        "functionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{name}:prod",
+        "condition": "Success",
+        "approximateInvokeCount": 1,
+    }
+    assert success["requestPayload"]["record_to"] == str(ok_to)
+    assert success["responseContext"] == {"statusCode": 200, "executedVersion": "1"}
+    assert success["responsePayload"] == {"n": 1, "version": "1"}
+    [failure] = records(failed_to)
+    assert failure["requestContext"]["condition"] == "RetriesExhausted"
+    assert failure["requestContext"]["requestId"] == bad
+    assert failure["responseContext"]["functionError"] == "Unhandled"
+    assert failure["responsePayload"]["errorType"] == "RuntimeError"
+    assert "fails on purpose" in failure["responsePayload"]["errorMessage"]
+    assert len(lines(tmp_path / "b.log")) == 1  # one attempt, then the destination: no dead-letter retry
+    assert api.get(f"/v1/functions/{name}/async-config").json()["configs"][0]["on_success"] == sink
+
+
+def test_bad_async_configs_are_refused(api: httpx.Client) -> None:
+    name = make_function(api)
+    cases = [
+        ({"on_success": "no-such-function"}, 404, "FunctionNotFound"),
+        ({"on_failure": name}, 400, "InvalidParameterValue"),
+        ({"max_retries": 3}, 400, "InvalidParameterValue"),
+        ({"max_age_s": 30}, 400, "InvalidParameterValue"),
+        ({"colour": "blue"}, 400, "InvalidParameterValue"),
+    ]
+    for body, status, code in cases:
+        response = api.put(f"/v1/functions/{name}/async-config/prod", json=body)
+        assert (response.status_code, error_code(response)) == (status, code), body
+    missing = api.put(f"/v1/functions/{name}/async-config/staging", json={})
+    assert (missing.status_code, error_code(missing)) == (404, "AliasNotFound")
+    assert api.get(f"/v1/functions/{name}/async-config").json()["configs"] == []
+    none = api.get(f"/v1/functions/{name}/async-config/prod")
+    assert (none.status_code, error_code(none)) == (404, "EventConfigNotFound")
+
+
+def test_boto3_event_invoke_configs(server: Server, api: httpx.Client) -> None:
+    name = make_function(api)
+    sink = unique("sink")
+    deploy(api, sink, RECORDER)
+    publish(api, sink)
+    aws = lambda_client(server.url)
+    sink_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{sink}"
+    put = aws.put_function_event_invoke_config(
+        FunctionName=name,
+        Qualifier="prod",
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": sink_arn}},
+    )
+    assert put["FunctionArn"].endswith(f":function:{name}:prod")
+    assert put["MaximumRetryAttempts"] == 1 and "MaximumEventAgeInSeconds" not in put
+    assert put["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {"Destination": sink_arn}}
+    updated = aws.update_function_event_invoke_config(
+        FunctionName=name, Qualifier="prod", MaximumEventAgeInSeconds=600
+    )
+    assert (updated["MaximumRetryAttempts"], updated["MaximumEventAgeInSeconds"]) == (1, 600)  # kept + added
+    assert updated["DestinationConfig"]["OnFailure"] == {"Destination": sink_arn}
+    got = aws.get_function_event_invoke_config(FunctionName=f"{name}:prod")
+    assert got["MaximumEventAgeInSeconds"] == 600 and got["LastModified"]
+    listed = aws.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"]
+    assert [c["FunctionArn"].rsplit(":", 1)[1] for c in listed] == ["prod"]
+    with pytest.raises(ClientError) as queue_destination:
+        aws.put_function_event_invoke_config(
+            FunctionName=name,
+            DestinationConfig={"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dlq"}},
+        )
+    assert queue_destination.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    aws.delete_function_event_invoke_config(FunctionName=name, Qualifier="prod")
+    with pytest.raises(ClientError) as gone:
+        aws.get_function_event_invoke_config(FunctionName=name, Qualifier="prod")
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"

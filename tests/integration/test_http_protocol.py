@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,3 +285,20 @@ def _refused(port: int) -> bool:
     except OSError:
         return True
     return False
+
+
+def test_idle_keep_alive_connections_close_after_the_setting(tmp_path: Path) -> None:
+    """TURNOUT_KEEP_ALIVE_S (65 s by default, longer than clients' own idle expiry) reaches uvicorn."""
+    server = Server(tmp_path / "data", extra_env={"TURNOUT_KEEP_ALIVE_S": "2"}).start()
+    try:
+        wire = Wire(server)
+        wire.send(wire.request("GET", "/v1/health"))
+        assert wire.read().status == 200
+        answered = time.monotonic()
+        wire.sock.settimeout(10)
+        assert wire.closed_by_server()  # blocks until the server closes the idle connection
+        idle = time.monotonic() - answered
+        assert 1.5 <= idle <= 6, idle
+        wire.close()
+    finally:
+        server.stop()

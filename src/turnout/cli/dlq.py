@@ -1,4 +1,5 @@
-"""`turnout dlq ls|show|redrive|purge` (issue 6): async events that ran out of retries."""
+"""`turnout dlq ls|show|redrive|purge` (issue 6): async events that ran out of retries; and
+`turnout async-config` (where a qualifier's async events go when done, and their retry limits)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,69 @@ FunctionOpt = Annotated[str | None, typer.Argument(metavar="[FN]", help="Only th
 def register(app: typer.Typer) -> None:
     """Add the commands to the `turnout` app."""
     app.add_typer(dlq_app, name="dlq", rich_help_panel="Run")
+    app.command("async-config", rich_help_panel="Run")(async_config)
+
+
+def async_config(
+    target: Annotated[str, typer.Argument(metavar="FN[:QUALIFIER]", help="No qualifier: $LATEST.")],
+    on_success: Annotated[
+        str | None, typer.Option("--on-success", metavar="FN[:Q]", help="Gets a record of each success.")
+    ] = None,
+    on_failure: Annotated[
+        str | None,
+        typer.Option(
+            "--on-failure", metavar="FN[:Q]", help="Gets a record of each event that failed for good."
+        ),
+    ] = None,
+    max_retries: Annotated[
+        int | None, typer.Option("--max-retries", help="0-2 retries after a failure.")
+    ] = None,
+    max_age: Annotated[
+        int | None, typer.Option("--max-age", help="Oldest event still tried, 60-21600 s.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the qualifier's config.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="List every qualifier's config.")] = False,
+    output: OutputOption = Output.table,
+) -> None:
+    """Where a qualifier's async invocations go when done (destinations), and how hard they are retried.
+
+    `turnout async-config thumbs:prod --on-failure alerts --max-retries 0` sets it (replacing the
+    qualifier's config; options not given fall back to the server's defaults). Destinations get Lambda's
+    destination record as an async event. `--clear` removes it; no option shows it; `--all` lists all.
+    """
+    function, _, qualifier = target.partition(":")
+    qualifier = qualifier or "$LATEST"
+    setting = any(v is not None for v in (on_success, on_failure, max_retries, max_age))
+    if clear and setting:
+        raise typer.BadParameter("--clear takes no other option")
+    with ApiClient.from_environ() as api:
+        if show_all:
+            data = api.get(api_path("functions", function, "async-config"))
+            configs = data["configs"]
+        elif clear:
+            api.delete(api_path("functions", function, "async-config", qualifier))
+            render.say(f"{function}:{qualifier}: async config removed (server defaults apply)")
+            return
+        elif setting:
+            body: dict[str, Any] = {"on_success": on_success, "on_failure": on_failure}
+            body |= {"max_retries": max_retries, "max_age_s": max_age}
+            configs = [api.put(api_path("functions", function, "async-config", qualifier), json=body)]
+        else:
+            configs = [api.get(api_path("functions", function, "async-config", qualifier))]
+    if output is Output.json:
+        render.print_json(configs if show_all else configs[0])
+        return
+    rows = [
+        (c["qualifier"], c["on_success"] or "-", c["on_failure"] or "-", _or_default(c["max_retries"]),
+         _or_default(c["max_age_s"]))
+        for c in configs
+    ]  # fmt: skip
+    header = ("qualifier", "on success", "on failure", "max retries", "max age (s)")
+    render.show(render.table(header, rows, title=f"async config of {function}"))
+
+
+def _or_default(value: Any) -> str:
+    return "default" if value is None else str(value)
 
 
 def _reason(event: dict[str, Any]) -> str:

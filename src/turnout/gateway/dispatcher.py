@@ -26,7 +26,9 @@ from collections import Counter
 from typing import Any
 
 from turnout.clock import Clock
-from turnout.domain.names import parse_qualifier
+from turnout.domain.destination import EventConfig
+from turnout.domain.destination import record as destination_record
+from turnout.domain.names import parse_qualifier, split_qualified
 from turnout.domain.retry import (
     Next,
     RetryPolicy,
@@ -40,7 +42,7 @@ from turnout.errors import AliasNotFound, InvalidInput, NotFound, Throttled, Tur
 from turnout.gateway.invoke import Gateway, Invocation
 from turnout.runtime.supervisor import Outcome, Target
 from turnout.services import Services
-from turnout.services.queue import Settlement
+from turnout.services.queue import FollowUp, Settlement
 from turnout.services.tokens import Principal
 from turnout.settings import Settings
 from turnout.store.events import EventRecord
@@ -173,14 +175,10 @@ class Dispatcher:
             self._running.pop(event.id, None)
 
     async def _attempt_once(self, event: EventRecord) -> None:
-        now = self.clock()
         try:
             json.loads(event.payload)
         except ValueError as exc:
             await self._dead(event, "InvalidRequestContent", f"the payload is not JSON: {exc}")
-            return
-        if too_old(self.policy, event.accepted_at, now):
-            await self._dead(event, "MaxEventAgeExceeded", "the event waited past its maximum age")
             return
         payload = event.payload.encode()
         try:
@@ -188,34 +186,81 @@ class Dispatcher:
         except (NotFound, InvalidInput) as exc:
             await self._dead(event, exc.code, exc.message)
             return
+        config = self._config(event)
+        policy = self.policy if config is None else config.policy(self.policy)
+        if too_old(policy, event.accepted_at, self.clock()):
+            await self._dead(
+                event, "MaxEventAgeExceeded", "the event waited past its maximum age", config=config
+            )
+            return
         started = self.clock()
         try:
             outcome = await self._invoke(target, event, payload)
         except Throttled:
-            after = after_throttle(self.policy, event.accepted_at, self.clock(), self._random.random())
-            await self._settle(event, after)
+            after = after_throttle(policy, event.accepted_at, self.clock(), self._random.random())
+            follow_up = self._follow_up(config, event, after, None, event.attempts, None, event.last_error)
+            await self._settle(event, after, follow_up=follow_up)
             return
         except TurnoutError as exc:
             outcome = Outcome(
                 target.label, error={"code": exc.code, "message": exc.message, "type": exc.code}
             )
+        attempts = event.attempts + 1
         attempt: dict[str, Any] = {
-            "attempt": event.attempts + 1,
+            "attempt": attempts,
             "version": target.label,
             "started_at": started.isoformat(),
             "outcome": outcome.error_code or "Success",
             "duration_ms": round(outcome.duration_ms, 3),
         }
         if outcome.error is None:
-            await self._settle(event, after_success(), version=target.version, attempt=attempt)
+            after = after_success()
+            follow_up = self._follow_up(config, event, after, target.label, attempts, outcome.payload, None)
+            await self._settle(event, after, version=target.version, attempt=attempt, follow_up=follow_up)
             return
-        after = after_failure(
-            self.policy, event.attempts + 1, event.accepted_at, self.clock(), self._random.random()
-        )
+        after = after_failure(policy, attempts, event.accepted_at, self.clock(), self._random.random())
         error = {k: outcome.error.get(k) for k in ("code", "type", "message", "trace")}
         if after.reason is not None:
             error["reason"] = after.reason
-        await self._settle(event, after, version=target.version, attempt=attempt, error=error)
+        follow_up = self._follow_up(config, event, after, target.label, attempts, None, error)
+        await self._settle(
+            event, after, version=target.version, attempt=attempt, error=error, follow_up=follow_up
+        )
+
+    def _config(self, event: EventRecord) -> EventConfig | None:
+        """The async config of the qualifier the event was sent to (as the routing table has it)."""
+        entry = self.gateway.table.get(event.function)
+        if entry is None or not entry.event_configs:
+            return None
+        return entry.event_configs.get(str(parse_qualifier(event.qualifier)))
+
+    def _follow_up(
+        self,
+        config: EventConfig | None,
+        event: EventRecord,
+        after: Next,
+        version: str | None,
+        attempts: int,
+        response: bytes | None,
+        error: dict[str, Any] | None,
+    ) -> FollowUp | None:
+        """The destination's event for an event that ended ``after`` (None: no destination for it)."""
+        target = None if config is None else config.destination(after)
+        if target is None:
+            return None
+        function, qualifier = split_qualified(target)
+        payload = destination_record(
+            request_id=event.id,
+            function_arn=self.gateway.arn(event.function, event.qualifier),
+            after=after,
+            attempts=attempts,
+            request_payload=event.payload,
+            executed_version=version,
+            response=response,
+            error=error,
+            when=self.clock(),
+        )
+        return FollowUp(function, qualifier, payload)
 
     async def _resolve(self, event: EventRecord, payload: bytes) -> Target:
         """The first attempt lets the alias pick; later ones run on the version the first one pinned."""
@@ -235,9 +280,14 @@ class Dispatcher:
         """Like ``Gateway.invoke``, with the event's request id (the same for every attempt)."""
         return await self.gateway.run(target, event.qualifier, payload, event.id)
 
-    async def _dead(self, event: EventRecord, code: str, message: str) -> None:
+    async def _dead(
+        self, event: EventRecord, code: str, message: str, config: EventConfig | None = None
+    ) -> None:
         error = {"code": code, "message": message, "reason": f"{code}: {message}"}
-        await self._settle(event, Next(Status.DEAD, reason=error["reason"]), error=error)
+        after = Next(Status.DEAD, reason=error["reason"])
+        last = event.last_error or error
+        follow_up = self._follow_up(config, event, after, None, event.attempts, None, last)
+        await self._settle(event, after, error=error, follow_up=follow_up)
 
     async def _settle(
         self,
@@ -247,8 +297,9 @@ class Dispatcher:
         version: int | None = None,
         attempt: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
+        follow_up: FollowUp | None = None,
     ) -> None:
-        self._ended.append(Settlement(event.id, after, version, attempt, error))
+        self._ended.append(Settlement(event.id, after, version, attempt, error, follow_up))
         self._ended_wake.set()
         if after.status is Status.DEAD:
             log.warning("async event %s of %s dead-lettered: %s", event.id, event.function, after.reason)

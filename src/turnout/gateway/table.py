@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from turnout.domain.alias import Alias
+from turnout.domain.destination import EventConfig
 from turnout.domain.function import Function, Version
 from turnout.runtime.supervisor import Target
 from turnout.store import Store
@@ -23,6 +24,7 @@ class Entry:
     aliases: Mapping[str, Alias]
     versions: dict[int, Version] = field(default_factory=dict)
     provisioned: Mapping[str, int] = field(default_factory=dict)  # qualifier -> warm workers
+    event_configs: Mapping[str, EventConfig] = field(default_factory=dict)  # qualifier -> async config
     _targets: dict[tuple[int | None, str | None], Target] = field(default_factory=dict)
 
     def target(self, version: int | None, alias: str | None) -> Target:
@@ -77,7 +79,8 @@ class RoutingTable:
             routed = {v for a in aliases.values() for v in a.routing.versions if v is not None}
             routed |= {int(q) for q in provisioned if q.isdigit()}
             versions = {n: v for n in routed if (v := tx.versions.get(function.id, n)) is not None}
-        return Entry(function, aliases, versions, provisioned)
+            event_configs = tx.event_configs.of(function.id)
+        return Entry(function, aliases, versions, provisioned, event_configs)
 
     def refresh(self, name: str) -> None:
         """Reload one function (the change feed calls this after every committed change).

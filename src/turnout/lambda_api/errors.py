@@ -23,7 +23,7 @@ from turnout.errors import (
     Unauthorized,
 )
 
-PREFIXES = ("/2015-03-31/", "/2017-10-31/", "/2019-09-30/", "/2021-10-31/")
+PREFIXES = ("/2015-03-31/", "/2017-10-31/", "/2019-09-25/", "/2019-09-30/", "/2021-10-31/")
 
 # (Turnout error class, AWS error type, HTTP status); the first match wins, so subclasses come first
 _TABLE: tuple[tuple[type[TurnoutError], str, int], ...] = (

@@ -8,6 +8,7 @@ from turnout.services.aliases import AliasService
 from turnout.services.bundles import BundleService
 from turnout.services.changes import ChangeFeed
 from turnout.services.diff import DiffService
+from turnout.services.event_configs import EventConfigService
 from turnout.services.function_urls import FunctionUrlService
 from turnout.services.functions import FunctionService
 from turnout.services.provisioning import ProvisioningService
@@ -34,3 +35,4 @@ class Services:
     routes: RouteService
     schedules: ScheduleService
     queue: EventQueue
+    event_configs: EventConfigService

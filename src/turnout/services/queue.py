@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from turnout.clock import Clock
+from turnout.domain.ids import new_request_id
 from turnout.domain.names import check_function_name
 from turnout.domain.retry import Next, Status
 from turnout.errors import EventNotFound, InvalidInput, InvalidRequestContent
@@ -36,6 +37,16 @@ class Settlement:
     version: int | None = None
     attempt: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    follow_up: FollowUp | None = None  # an event for a destination, queued if the settle takes
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """An async event to queue in the same transaction as a settle (a destination's record)."""
+
+    function: str
+    qualifier: str | None
+    payload: str  # JSON text
 
 
 class EventQueue:
@@ -165,11 +176,14 @@ class EventQueue:
         return done
 
     def settle_many(self, owner: str, items: Sequence[Settlement]) -> builtins.list[bool]:
-        """Several :meth:`settle` in one transaction (the dispatcher batches the attempts that ended)."""
+        """Several :meth:`settle` in one transaction (the dispatcher batches the attempts that ended);
+        each settle that takes queues its follow-up event in the same transaction."""
         now = self.clock()
+        woken: set[str] = set()
         with self.store.write() as tx:
-            return [
-                tx.events.finish(
+            done = []
+            for item in items:
+                took = tx.events.finish(
                     item.event_id,
                     owner,
                     status=item.after.status,
@@ -179,8 +193,14 @@ class EventQueue:
                     attempt=item.attempt,
                     error=item.error,
                 )
-                for item in items
-            ]
+                if took and item.follow_up is not None:
+                    follow = item.follow_up
+                    tx.events.insert(new_request_id(), follow.function, follow.qualifier, follow.payload, now)
+                    woken.add(follow.function)
+                done.append(took)
+        for function in woken:
+            self._wake(function)
+        return done
 
     def release(self, owner: str) -> None:
         with self.store.write() as tx:

@@ -167,6 +167,20 @@ provisioned = Table(
     Column("updated_at", Timestamp, nullable=False),
 )
 
+# Async invocation configs (Lambda's EventInvokeConfig), per function qualifier: destinations for
+# events that succeeded or failed for good, and retry limits that replace the server's for its events.
+event_configs = Table(
+    "event_configs",
+    metadata,
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("on_success", String(200), nullable=True),
+    Column("on_failure", String(200), nullable=True),
+    Column("max_retries", Integer, nullable=True),
+    Column("max_age_s", Integer, nullable=True),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
 # Rollouts: the whole state machine's state as JSON (``turnout.domain.rollout.Rollout``) and the plan
 # (policy, hooks, shadow) it runs by. ``active_alias`` holds the alias name while the rollout runs and
 # NULL once it is over: the unique constraint then allows one running rollout per alias, at the database

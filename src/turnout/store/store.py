@@ -13,6 +13,7 @@ from turnout.errors import Conflict, StoreUnavailable, TurnoutError
 from turnout.store.aliases import AliasRows
 from turnout.store.bundles import BundleRows
 from turnout.store.engine import IMMEDIATE, make_engine
+from turnout.store.event_configs import EventConfigRows
 from turnout.store.events import EventRows
 from turnout.store.function_urls import FunctionUrlRows
 from turnout.store.functions import FunctionRows
@@ -38,6 +39,7 @@ class Tx:
         self.rollouts = RolloutRows(conn)
         self.function_urls = FunctionUrlRows(conn)
         self.events = EventRows(conn)
+        self.event_configs = EventConfigRows(conn)
         self.routes = RouteRows(conn)
         self.schedules = ScheduleRows(conn)
 
