@@ -8,20 +8,16 @@ per node (AWS counts it per account and region), 0 stopping every invocation.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.errors import InvalidInput
-from turnout.lambda_api import auth
+from turnout.lambda_api.deps import Deployer, Reader, services
 from turnout.lambda_api.names import parse_function_name
-from turnout.services import Services
-from turnout.services.tokens import Principal
 
 router = APIRouter(tags=["lambda"])
-Reader = Annotated[Principal, Depends(auth.requires("read"))]
-Deployer = Annotated[Principal, Depends(auth.requires("deploy"))]
 PUT_PATH = "/2017-10-31/functions/{function_name}/concurrency"
 GET_PATH = "/2019-09-30/functions/{function_name}/concurrency"
 
@@ -29,11 +25,6 @@ GET_PATH = "/2019-09-30/functions/{function_name}/concurrency"
 class ConcurrencyBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     ReservedConcurrentExecutions: int = Field(ge=0)
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _unqualified(function_name: str) -> str:
@@ -53,15 +44,15 @@ def put_function_concurrency(
     function_name: str, body: ConcurrencyBody, request: Request, _caller: Deployer
 ) -> dict[str, Any]:
     name = _unqualified(function_name)
-    return concurrency_shape(_services(request).provisioning.reserve(name, body.ReservedConcurrentExecutions))
+    return concurrency_shape(services(request).provisioning.reserve(name, body.ReservedConcurrentExecutions))
 
 
 @router.get(GET_PATH)
 def get_function_concurrency(function_name: str, request: Request, _caller: Reader) -> dict[str, Any]:
-    return concurrency_shape(_services(request).provisioning.reserved(_unqualified(function_name)))
+    return concurrency_shape(services(request).provisioning.reserved(_unqualified(function_name)))
 
 
 @router.delete(PUT_PATH, status_code=204)
 def delete_function_concurrency(function_name: str, request: Request, _caller: Deployer) -> Response:
-    _services(request).provisioning.reserve(_unqualified(function_name), None)
+    services(request).provisioning.reserve(_unqualified(function_name), None)
     return Response(status_code=204)

@@ -8,23 +8,17 @@ functions, not queues or topics: an SQS, SNS or EventBridge destination is refus
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.domain.destination import MAX_AGE_S, MAX_RETRIES, MIN_AGE_S, EventConfig
 from turnout.errors import EventConfigNotFound, InvalidInput
-from turnout.lambda_api import auth
+from turnout.lambda_api.deps import Deployer, QualifierQuery, Reader, arns, services
 from turnout.lambda_api.names import Arns, parse_function_name
-from turnout.services import Services
-from turnout.services.tokens import Principal
-from turnout.settings import Settings
 
 router = APIRouter(prefix="/2019-09-25/functions/{function_name}/event-invoke-config", tags=["lambda"])
-Reader = Annotated[Principal, Depends(auth.requires("read"))]
-Deployer = Annotated[Principal, Depends(auth.requires("deploy"))]
-QualifierQuery = Annotated[str | None, Query(alias="Qualifier")]
 
 
 class _Destination(BaseModel):
@@ -45,16 +39,6 @@ class ConfigBody(BaseModel):
     DestinationConfig: _Destinations | None = None
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _arns(request: Request) -> Arns:
-    settings: Settings = request.app.state.settings
-    return Arns(settings.region, settings.account_id)
-
-
 def _target(arn: str | None) -> str | None:
     """A destination ARN as a Turnout target (``fn`` or ``fn:qualifier``)."""
     if not arn:
@@ -73,13 +57,12 @@ def _arn(arns: Arns, target: str | None) -> dict[str, str]:
 
 
 def _shape(request: Request, name: str, config: EventConfig) -> dict[str, Any]:
-    arns = _arns(request)
-    qualifier = config.qualifier
+    names = arns(request)
     found: dict[str, Any] = {
-        "FunctionArn": arns.function(name, qualifier),
+        "FunctionArn": names.function(name, config.qualifier),
         "DestinationConfig": {
-            "OnSuccess": _arn(arns, config.on_success),
-            "OnFailure": _arn(arns, config.on_failure),
+            "OnSuccess": _arn(names, config.on_success),
+            "OnFailure": _arn(names, config.on_failure),
         },
     }
     if config.updated_at is not None:
@@ -118,7 +101,7 @@ def put_function_event_invoke_config(
     qualifier: QualifierQuery = None,
 ) -> dict[str, Any]:
     name, qualifier = parse_function_name(function_name, qualifier)
-    saved = _services(request).event_configs.put(name, _config(qualifier or "$LATEST", body))
+    saved = services(request).event_configs.put(name, _config(qualifier or "$LATEST", body))
     return _shape(request, name, saved)
 
 
@@ -131,7 +114,7 @@ def update_function_event_invoke_config(
     qualifier: QualifierQuery = None,
 ) -> dict[str, Any]:
     name, qualifier = parse_function_name(function_name, qualifier)
-    configs = _services(request).event_configs
+    configs = services(request).event_configs
     try:
         base: EventConfig | None = configs.get(name, qualifier)
     except EventConfigNotFound:
@@ -145,7 +128,7 @@ def get_function_event_invoke_config(
     function_name: str, request: Request, _caller: Reader, qualifier: QualifierQuery = None
 ) -> dict[str, Any]:
     name, qualifier = parse_function_name(function_name, qualifier)
-    return _shape(request, name, _services(request).event_configs.get(name, qualifier))
+    return _shape(request, name, services(request).event_configs.get(name, qualifier))
 
 
 @router.delete("", status_code=204)
@@ -153,7 +136,7 @@ def delete_function_event_invoke_config(
     function_name: str, request: Request, _caller: Deployer, qualifier: QualifierQuery = None
 ) -> Response:
     name, qualifier = parse_function_name(function_name, qualifier)
-    _services(request).event_configs.delete(name, qualifier)
+    services(request).event_configs.delete(name, qualifier)
     return Response(status_code=204)
 
 
@@ -162,5 +145,5 @@ def list_function_event_invoke_configs(
     function_name: str, request: Request, _caller: Reader
 ) -> dict[str, Any]:
     name, _ = parse_function_name(function_name)
-    configs = _services(request).event_configs.list(name)
+    configs = services(request).event_configs.list(name)
     return {"FunctionEventInvokeConfigs": [_shape(request, name, c) for c in configs]}

@@ -12,7 +12,7 @@ import binascii
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,14 +29,13 @@ from turnout.errors import (
     RequestTooLarge,
 )
 from turnout.gateway.invoke import Gateway, Invocation
-from turnout.lambda_api import auth, shapes
+from turnout.lambda_api import deps, shapes
 from turnout.lambda_api.concurrency import concurrency_shape
-from turnout.lambda_api.names import Arns, parse_function_name
+from turnout.lambda_api.deps import Deployer, Invoker, QualifierQuery, Reader
+from turnout.lambda_api.names import parse_function_name
 from turnout.runtime.supervisor import Outcome
-from turnout.services import Services
 from turnout.services.aliases import AliasChanges
 from turnout.services.functions import DraftChanges
-from turnout.services.tokens import Principal
 from turnout.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,22 +111,6 @@ class AliasBody(_Shape):
     RevisionId: str | None = None
 
 
-Reader = Annotated[Principal, Depends(auth.requires("read"))]
-Deployer = Annotated[Principal, Depends(auth.requires("deploy"))]
-Invoker = Annotated[Principal, Depends(auth.requires("invoke"))]
-QualifierQuery = Annotated[str | None, Query(alias="Qualifier")]
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _arns(request: Request) -> Arns:
-    settings: Settings = request.app.state.settings
-    return Arns(settings.region, settings.account_id)
-
-
 def _zip(data: str | None, code: CodeBody | UpdateCodeBody) -> bytes:
     if getattr(code, "S3Bucket", None) or getattr(code, "ImageUri", None):
         raise InvalidInput("Turnout takes code as ZipFile only (no S3 locations or container images)")
@@ -145,10 +128,10 @@ def _no_layers(layers: list[str] | None) -> None:
 
 
 def _draft_json(request: Request, function: Function) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     size = svc.bundles.manifest(function.bundle_sha256).zipped_bytes
     return shapes.configuration(
-        _arns(request),
+        deps.arns(request),
         function.name,
         LATEST,
         function.config,
@@ -162,10 +145,10 @@ def _draft_json(request: Request, function: Function) -> dict[str, Any]:
 def _version_json(
     request: Request, name: str, version: Version, qualifier: str | None = None
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     size = svc.bundles.manifest(version.bundle_sha256).zipped_bytes
     return shapes.configuration(
-        _arns(request),
+        deps.arns(request),
         name,
         str(version.number),
         version.config,
@@ -180,17 +163,17 @@ def _version_json(
 
 def _configuration(request: Request, name: str, qualifier: str | None) -> dict[str, Any]:
     """The configuration of ``$LATEST``, a version, or the version an alias points at (mostly)."""
-    svc = _services(request)
+    svc = deps.services(request)
     parsed = parse_qualifier(qualifier)
     if parsed.is_latest:
         return _draft_json(request, svc.functions.get(name))
     if parsed.version is not None:
         return _version_json(request, name, svc.versions.get(name, parsed.version))
     alias = svc.aliases.get(name, parsed.alias or "")
-    primary = shapes.alias_configuration(_arns(request), name, alias)["FunctionVersion"]
+    primary = shapes.alias_configuration(deps.arns(request), name, alias)["FunctionVersion"]
     if primary == LATEST:
         found = _draft_json(request, svc.functions.get(name))
-        found["FunctionArn"] = _arns(request).function(name, alias.name)
+        found["FunctionArn"] = deps.arns(request).function(name, alias.name)
         return found
     return _version_json(request, name, svc.versions.get(name, int(primary)), qualifier=alias.name)
 
@@ -200,7 +183,7 @@ def _configuration(request: Request, name: str, qualifier: str | None) -> dict[s
 
 @router.post("", status_code=201)
 def create_function(body: CreateFunctionBody, request: Request, _caller: Deployer) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     name, qualifier = parse_function_name(body.FunctionName)
     if qualifier is not None:
         raise InvalidInput("CreateFunction takes an unqualified function name")
@@ -241,7 +224,7 @@ def list_functions(
     max_items: Annotated[int, Query(alias="MaxItems", ge=1, le=10000)] = PAGE,
     function_version: Annotated[str | None, Query(alias="FunctionVersion")] = None,
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     if function_version not in (None, "ALL"):
         raise InvalidInput("FunctionVersion is ALL or left out")
     found = svc.functions.list(after=marker, limit=max_items + 1)
@@ -267,7 +250,7 @@ def get_function(
         "Code": {"RepositoryType": "S3", "Location": f"{settings.base_url}/v1/bundles/{sha}/zip"},
         "Tags": {},
     }
-    reserved = _services(request).provisioning.reserved(name)
+    reserved = deps.services(request).provisioning.reserved(name)
     if reserved is not None:
         found["Concurrency"] = concurrency_shape(reserved)
     return found
@@ -285,7 +268,7 @@ def get_function_configuration(
 def delete_function(
     function_name: str, request: Request, _caller: Deployer, qualifier: QualifierQuery = None
 ) -> Response:
-    svc = _services(request)
+    svc = deps.services(request)
     name, qualifier = parse_function_name(function_name, qualifier)
     parsed = parse_qualifier(qualifier)
     if parsed.alias is not None:
@@ -301,7 +284,7 @@ def delete_function(
 def update_function_code(
     function_name: str, body: UpdateCodeBody, request: Request, _caller: Deployer
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     name, qualifier = _unqualified(function_name)
     current = svc.functions.get(name)
     _check_revision(current, body.RevisionId)
@@ -320,7 +303,7 @@ def update_function_code(
 def update_function_configuration(
     function_name: str, body: UpdateConfigurationBody, request: Request, _caller: Deployer
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     name, _ = _unqualified(function_name)
     _no_layers(body.Layers)
     current = svc.functions.get(name)
@@ -362,7 +345,7 @@ def _check_revision(function: Function, revision_id: str | None) -> None:
 def publish_version(
     function_name: str, request: Request, _caller: Deployer, body: PublishBody | None = None
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     body = body or PublishBody()
     name, _ = _unqualified(function_name)
     current = svc.functions.get(name)
@@ -384,7 +367,7 @@ def list_versions(
     marker: Annotated[str | None, Query(alias="Marker")] = None,
     max_items: Annotated[int, Query(alias="MaxItems", ge=1, le=10000)] = PAGE,
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     name, _ = _unqualified(function_name)
     entries: list[dict[str, Any]] = []
     if marker is None:
@@ -404,14 +387,14 @@ def list_versions(
 
 
 def _alias_json(request: Request, name: str, alias: Alias) -> dict[str, Any]:
-    return shapes.alias_configuration(_arns(request), name, alias)
+    return shapes.alias_configuration(deps.arns(request), name, alias)
 
 
 @router.post("/{function_name}/aliases", status_code=201)
 def create_alias(
     function_name: str, body: AliasBody, request: Request, principal: Deployer
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     name, _ = _unqualified(function_name)
     if not body.Name or body.FunctionVersion is None:
         raise InvalidInput("CreateAlias needs Name and FunctionVersion")
@@ -420,7 +403,7 @@ def create_alias(
     except AliasNotFound:
         pass
     else:
-        raise AlreadyExists(f"Alias already exists: {_arns(request).function(name, body.Name)}")
+        raise AlreadyExists(f"Alias already exists: {deps.arns(request).function(name, body.Name)}")
     routing = shapes.alias_routing(body.FunctionVersion, body.RoutingConfig)
     changes = AliasChanges(routing=routing, description=body.Description or "")
     alias, _ = svc.aliases.put(name, body.Name, changes, principal.name, "CreateAlias")
@@ -436,7 +419,7 @@ def list_aliases(
     marker: Annotated[str | None, Query(alias="Marker")] = None,
     max_items: Annotated[int, Query(alias="MaxItems", ge=1, le=10000)] = PAGE,
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     name, _ = _unqualified(function_name)
     shown = [_alias_json(request, name, a) for a in sorted(svc.aliases.list(name), key=lambda a: a.name)]
     if function_version is not None:
@@ -455,14 +438,14 @@ def list_aliases(
 @router.get("/{function_name}/aliases/{alias_name}")
 def get_alias(function_name: str, alias_name: str, request: Request, _caller: Reader) -> dict[str, Any]:
     name, _ = _unqualified(function_name)
-    return _alias_json(request, name, _services(request).aliases.get(name, alias_name))
+    return _alias_json(request, name, deps.services(request).aliases.get(name, alias_name))
 
 
 @router.put("/{function_name}/aliases/{alias_name}")
 def update_alias(
     function_name: str, alias_name: str, body: AliasBody, request: Request, principal: Deployer
 ) -> dict[str, Any]:
-    svc = _services(request)
+    svc = deps.services(request)
     name, _ = _unqualified(function_name)
     current = svc.aliases.get(name, alias_name)
     routing: Routing | None = None
@@ -479,7 +462,7 @@ def update_alias(
 @router.delete("/{function_name}/aliases/{alias_name}", status_code=204)
 def delete_alias(function_name: str, alias_name: str, request: Request, principal: Deployer) -> Response:
     name, _ = _unqualified(function_name)
-    _services(request).aliases.delete(name, alias_name, principal.name, "DeleteAlias")
+    deps.services(request).aliases.delete(name, alias_name, principal.name, "DeleteAlias")
     return Response(status_code=204)
 
 
@@ -525,7 +508,7 @@ async def _run_event(request: Request, call: Invocation) -> str:
         raise RequestTooLarge(
             f"the request payload is {len(call.payload)} bytes; the limit is {gateway.max_request_bytes}"
         )
-    queue = _services(request).queue
+    queue = deps.services(request).queue
     return await asyncio.to_thread(queue.enqueue, call.function, call.qualifier, call.payload)
 
 

@@ -37,7 +37,7 @@ from turnout.gateway.http_event import (
 )
 from turnout.gateway.http_request import forwarded_headers, read_body
 from turnout.gateway.invoke import Gateway, Invocation
-from turnout.lambda_api import auth
+from turnout.lambda_api import auth, deps
 from turnout.lambda_api.errors import aws_type
 from turnout.lambda_api.names import Arns, parse_function_name
 from turnout.services import Services
@@ -84,11 +84,6 @@ class UpdateUrlBody(_Shape):
     InvokeMode: str | None = None
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 def timestamp(at: datetime) -> str:
     """Lambda's ISO-8601 times: ``2026-11-26T10:46:21.000+0000``.
 
@@ -129,7 +124,7 @@ def create_function_url_config(
 ) -> dict[str, Any]:
     auth.caller(request, "deploy")
     name, qualifier = parse_function_name(function_name, qualifier)
-    record = _services(request).function_urls.create(
+    record = deps.services(request).function_urls.create(
         name, qualifier, body.AuthType, _cors(body.Cors), body.InvokeMode
     )
     return url_config(request.app.state.settings, record, modified=False)
@@ -141,7 +136,7 @@ def get_function_url_config(
 ) -> dict[str, Any]:
     auth.caller(request, "read")
     name, qualifier = parse_function_name(function_name, qualifier)
-    return url_config(request.app.state.settings, _services(request).function_urls.get(name, qualifier))
+    return url_config(request.app.state.settings, deps.services(request).function_urls.get(name, qualifier))
 
 
 @router.put(CONFIG)
@@ -150,7 +145,7 @@ def update_function_url_config(
 ) -> dict[str, Any]:
     auth.caller(request, "deploy")
     name, qualifier = parse_function_name(function_name, qualifier)
-    record = _services(request).function_urls.update(
+    record = deps.services(request).function_urls.update(
         name, qualifier, body.AuthType, _cors(body.Cors), body.InvokeMode
     )
     return url_config(request.app.state.settings, record)
@@ -162,7 +157,7 @@ def delete_function_url_config(
 ) -> Response:
     auth.caller(request, "deploy")
     name, qualifier = parse_function_name(function_name, qualifier)
-    _services(request).function_urls.delete(name, qualifier)
+    deps.services(request).function_urls.delete(name, qualifier)
     return Response(status_code=204)
 
 
@@ -177,7 +172,7 @@ def list_function_url_configs(
     name, qualifier = parse_function_name(function_name)
     if qualifier is not None:
         raise InvalidInput("ListFunctionUrlConfigs takes an unqualified function name")
-    page, next_marker = _services(request).function_urls.list(name, marker, max_items)
+    page, next_marker = deps.services(request).function_urls.list(name, marker, max_items)
     settings: Settings = request.app.state.settings
     found: dict[str, Any] = {"FunctionUrlConfigs": [url_config(settings, r) for r in page]}
     if next_marker is not None:
@@ -206,7 +201,7 @@ async def serve_function_url(url_id: str, request: Request) -> Response:
 
 
 async def _serve(url_id: str, request: Request) -> HttpResponse:
-    services = _services(request)
+    services = deps.services(request)
     settings: Settings = request.app.state.settings
     gateway: Gateway = request.app.state.gateway
     target = services.function_urls.peek(url_id)
