@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -168,8 +169,8 @@ class Supervisor:
                 try:
                     worker = await pool.acquire()
                 except FunctionInitFailed as failure:
-                    header = failure.reply.header
-                    return Outcome(target.label, error=header, logs=header.get("logs", ""))
+                    header = function_error(failure.reply.header)
+                    return Outcome(target.label, error=header, logs=str(header.get("logs", "")))
             timeout = target.config.timeout
             try:
                 reply = await worker.invoke(request_id, time.time() + timeout, invoked_arn, payload, timeout)
@@ -201,7 +202,7 @@ class Supervisor:
         if header.get("kind") == "result":
             outcome.payload = reply.payload
         else:
-            outcome.error = header
+            outcome.error = function_error(header)
         return outcome
 
     async def warm(self, target: Target, count: int = 1) -> None:
@@ -302,6 +303,19 @@ class Supervisor:
             for key, pool in sorted(self.pools.items(), key=lambda item: str(item[0]))
             if key.function == function
         ]
+
+
+_CODE = re.compile(r"Function\.[A-Za-z]{1,64}")
+
+
+def function_error(header: dict[str, Any]) -> dict[str, Any]:
+    """A worker's error header with a code that is safe to put in a response header: the worker runs
+    the function's code, which can write to its socket, so anything but ``Function.<Name>`` becomes
+    ``Function.Unhandled`` (tests/unit/test_function_error.py)."""
+    code = header.get("code")
+    if isinstance(code, str) and _CODE.fullmatch(code):
+        return header
+    return {**header, "code": "Function.Unhandled"}
 
 
 def _failure(code: str, message: str) -> dict[str, Any]:
