@@ -176,6 +176,14 @@ def create_app(
     scheduler = Scheduler(services, gateway, settings, clock)
     dispatcher = Dispatcher(services, gateway, settings, clock)
 
+    def forget(name: str) -> None:
+        """A deleted function's workers stop, and its logs, metric series and windows go, so a function
+        made later under its name starts empty (on the event loop, where observers touch them)."""
+        supervisor.forget(name)
+        logs.forget(name)
+        metrics.forget(name)
+        windows.forget(name)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -183,7 +191,11 @@ def create_app(
         await supervisor.start()
         table.listeners.append(gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
         table.listeners.append(Provisioner(supervisor, loop, timeout=WARM_TIMEOUT).listener)
-        table.listeners.append(logs.table_listener)
+        def deleted(name: str, before: object, after: object) -> None:
+            if after is None:
+                loop.call_soon_threadsafe(forget, name)
+
+        table.listeners.append(deleted)
         for name in await asyncio.to_thread(services.provisioning.function_names):
             await asyncio.to_thread(table.refresh, name)  # warms their provisioned workers
         services.versions.import_check = _import_check(supervisor, loop)

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from tests.support import Server, deploy, error_code, in_background, publish, unique, wait_for
+from tests.support import Server, deploy, error_code, gone, in_background, publish, unique, wait_for
 from turnout.cli.main import app
 from turnout.domain.config import FunctionConfig
 from turnout.gateway.invoke import Record
@@ -179,7 +179,9 @@ def test_logs_of_an_unknown_function_are_404(api: httpx.Client) -> None:
     assert (response.status_code, error_code(response)) == (404, "FunctionNotFound")
 
 
-def test_a_deleted_function_takes_its_logs_with_it(server: Server, api: httpx.Client) -> None:
+def test_a_deleted_function_takes_its_workers_logs_and_metrics_with_it(
+    server: Server, api: httpx.Client
+) -> None:
     name = unique("gone")
     release(api, name, "old")
     first = invoke(api, name, "1", name="before")
@@ -187,13 +189,23 @@ def test_a_deleted_function_takes_its_logs_with_it(server: Server, api: httpx.Cl
     wait_for_records(api, name, 1)
     log_file = server.data_dir / "logs" / f"{name}.jsonl"
     assert log_file.exists()
+    assert value(scrape(api), "turnout_invocations_total", function=name, version="1", outcome="success") == 1
+    pids = [pid for pool in api.get(f"/v1/functions/{name}/workers").json()["pools"] for pid in pool["pids"]]
+    assert pids
     assert api.delete(f"/v1/functions/{name}").status_code == 204
+    wait_for(lambda: all(gone(pid) for pid in pids), what="the deleted function's workers to stop")
     wait_for(lambda: not log_file.exists(), what="the deleted function's log file to go")
+    wait_for(
+        lambda: not any(labels and dict(labels).get("function") == name for _, labels in scrape(api)),
+        what="the deleted function's metric series to go",
+    )
     release(api, name, "new")  # the same name, a new function
     second = invoke(api, name, "1", name="after")
     page = wait_for_records(api, name, 1)
     assert ids(page) == [second.headers["x-turnout-request-id"]]
     assert "out: after new" in page["records"][0]["text"]
+    found = scrape(api)
+    assert value(found, "turnout_invocations_total", function=name, version="1", outcome="success") == 1
 
 
 def test_logs_need_a_token(server: Server) -> None:

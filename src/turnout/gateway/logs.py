@@ -139,11 +139,6 @@ class LogSink:
         empty). Records queued before this are written first, then removed with the rest."""
         self._queue.put((_DROP, function))
 
-    def table_listener(self, name: str, before: object, after: object) -> None:
-        """A routing-table listener: a function that is gone loses its logs."""
-        if after is None:
-            self.forget(name)
-
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._thread is None:

@@ -127,6 +127,28 @@ class Metrics:
             series.cold.inc()
             series.init.observe(outcome.init_ms / 1000.0)
 
+    def forget(self, function: str) -> None:
+        """Drop every series of a function (it was deleted: one made later under its name starts at 0)."""
+        labelled = {
+            self.invocations: ("function", "version", "outcome"),
+            self.errors: ("function", "version", "code"),
+            self.duration: ("function", "version"),
+            self.cold_starts: ("function", "version"),
+            self.init_duration: ("function", "version"),
+            self.throttles: ("function", "version"),
+        }
+        for metric, names in labelled.items():
+            children = {
+                tuple(sample.labels[n] for n in names)
+                for family in metric.collect()
+                for sample in family.samples
+                if sample.labels.get("function") == function
+            }
+            for values in children:
+                metric.remove(*values)
+        for key in [k for k in self._series if k[0] == function]:
+            del self._series[key]
+
     def failed(self, target: Target, error: TurnoutError) -> None:
         """A gateway failure observer: a platform error while running a resolved target."""
         if isinstance(error, Throttled):

@@ -135,6 +135,13 @@ class Supervisor:
                 found = self.pools[target.key] = Pool(target.key, spec, self.zygote)
         return found
 
+    def forget(self, function: str) -> None:
+        """The function was deleted: stop its workers now (running ones finish first) and its count."""
+        for key in [k for k in self.pools if k.function == function]:
+            self.pools.pop(key).close()
+        if self.in_flight.get(function) == 0:
+            del self.in_flight[function]
+
     def layers_in_use(self) -> set[str]:
         """The layer folders this node's worker pools run with (a draft's included)."""
         found = set()
