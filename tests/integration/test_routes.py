@@ -360,6 +360,11 @@ def test_describe_lists_the_functions_triggers_with_their_qualifiers(api: httpx.
         (f"/{fn}/pinned", "2"),
     ]
     assert [(s["name"], s["qualifier"]) for s in triggers["schedules"]] == [(f"{fn}-daily", "prod")]
+    on_prod = api.get(f"/v1/functions/{fn}/aliases/prod").json()["triggers"]  # `describe fn:prod`
+    assert [r["path"] for r in on_prod["routes"]] == [f"/{fn}/live"]
+    assert [s["name"] for s in on_prod["schedules"]] == [f"{fn}-daily"]
+    on_two = api.get(f"/v1/functions/{fn}/versions/2").json()["triggers"]  # `describe fn:2`
+    assert ([r["path"] for r in on_two["routes"]], on_two["schedules"]) == ([f"/{fn}/pinned"], [])
     deleted = api.delete(f"/v1/functions/{fn}/versions/2")
     assert (deleted.status_code, error_code(deleted)) == (409, "VersionInUse")
 

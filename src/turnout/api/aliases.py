@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from turnout.api import views
 from turnout.api.deps import Deployer, IfMatch, Reader, ServicesDep
+from turnout.api.functions import triggers_json
 from turnout.api.schemas import AliasBody, RollbackBody, SwapBody
 from turnout.domain.routing import Routing, parse_target, routing_from_labels
 from turnout.errors import InvalidInput
@@ -70,7 +71,7 @@ def get_alias(
         principal.require("admin")
     found = svc.aliases.get(name, alias)
     response.headers["ETag"] = f'"{found.revision_id}"'
-    return views.alias_json(name, found, reveal)
+    return {**views.alias_json(name, found, reveal), "triggers": triggers_json(svc, name, alias)}
 
 
 @router.delete("/aliases/{alias}", status_code=204)

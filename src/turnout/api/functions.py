@@ -11,6 +11,7 @@ from turnout.api.deps import Deployer, IfMatch, Reader, ServicesDep
 from turnout.api.routes import route_json
 from turnout.api.schedules import schedule_json
 from turnout.api.schemas import DraftBody, GcBody, PublishBody
+from turnout.services import Services
 from turnout.services.functions import DraftChanges
 from turnout.services.tokens import Principal
 
@@ -76,11 +77,15 @@ def describe_function(
         **views.function_json(described.function, show),
         "versions": {"count": described.version_count, "latest": described.latest_version},
         "aliases": [views.alias_json(name, a, show) for a in described.aliases],
-        "triggers": {
-            "routes": [route_json(r) for r in svc.routes.list(name)],
-            "schedules": [schedule_json(s) for s in svc.schedules.list(name)],
-        },
+        "triggers": triggers_json(svc, name),
     }
+
+
+def triggers_json(svc: Services, name: str, qualifier: str | None = None) -> dict[str, Any]:
+    """The function's routes and schedules; with ``qualifier``, only those bound to it."""
+    routes = [r for r in svc.routes.list(name) if qualifier is None or r.qualifier == qualifier]
+    schedules = [s for s in svc.schedules.list(name) if qualifier is None or s.qualifier == qualifier]
+    return {"routes": [route_json(r) for r in routes], "schedules": [schedule_json(s) for s in schedules]}
 
 
 @router.delete("/{name}", status_code=204)
@@ -125,7 +130,8 @@ def get_version(
     principal: Reader,
     reveal: bool = False,
 ) -> dict[str, Any]:
-    return views.version_json(name, svc.versions.get(name, number), _reveal(reveal, principal))
+    shown = views.version_json(name, svc.versions.get(name, number), _reveal(reveal, principal))
+    return {**shown, "triggers": triggers_json(svc, name, str(number))}
 
 
 @router.delete("/{name}/versions/{number}", status_code=204)

@@ -101,6 +101,7 @@ def alias_fields(data: dict[str, Any]) -> Table:
             ("revision", data["revision_id"]),
             ("created", render.when(data["created_at"])),
             ("updated", render.when(data["updated_at"])),
+            ("triggers", "\n".join(render.trigger_lines(data.get("triggers") or {}))),
         ]
     )
 

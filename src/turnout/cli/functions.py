@@ -157,23 +157,6 @@ def _config_rows(config: dict[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
-def trigger_lines(triggers: dict[str, Any]) -> list[str]:
-    """One line per route and schedule, each with the qualifier it is bound to.
-
-    >>> trigger_lines({"routes": [{"method": "GET", "host": None, "path": "/a", "qualifier": "prod"}],
-    ...                "schedules": [{"name": "n", "expression": "rate(1 day)", "qualifier": "3"}]})
-    ['route GET /a → prod', 'schedule n rate(1 day) → 3']
-    """
-    routes = [
-        f"route {r['method']} {r['host'] or ''}{r['path']} → {r['qualifier']}"
-        for r in triggers.get("routes", [])
-    ]
-    schedules = [
-        f"schedule {s['name']} {s['expression']} → {s['qualifier']}" for s in triggers.get("schedules", [])
-    ]
-    return routes + schedules
-
-
 def function_fields(data: dict[str, Any]) -> Table:
     count, latest = data["versions"]["count"], data["versions"]["latest"]
     return render.fields(
@@ -185,7 +168,7 @@ def function_fields(data: dict[str, Any]) -> Table:
             ("draft revision", data["revision_id"]),
             ("versions", f"{count} (latest {latest})" if count else "none published"),
             ("aliases", "\n".join(f"{a['name']} → {a['target']}" for a in data["aliases"])),
-            ("triggers", "\n".join(trigger_lines(data.get("triggers") or {}))),
+            ("triggers", "\n".join(render.trigger_lines(data.get("triggers") or {}))),
             ("created", render.when(data["created_at"])),
             ("updated", render.when(data["updated_at"])),
         ]
@@ -203,6 +186,7 @@ def version_fields(data: dict[str, Any]) -> Table:
             ("version description", data["description"]),
             ("fingerprint", data["fingerprint"]),
             ("created", render.when(data["created_at"])),
+            ("triggers", "\n".join(render.trigger_lines(data.get("triggers") or {}))),
         ]
     )
 

@@ -116,3 +116,20 @@ def pairs(mapping: Mapping[str, Any]) -> str:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``plural(1, "file")`` -> ``1 file``; ``plural(2, "file")`` -> ``2 files``."""
     return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def trigger_lines(triggers: dict[str, Any]) -> list[str]:
+    """One line per route and schedule, each with the qualifier it is bound to.
+
+    >>> trigger_lines({"routes": [{"method": "GET", "host": None, "path": "/a", "qualifier": "prod"}],
+    ...                "schedules": [{"name": "n", "expression": "rate(1 day)", "qualifier": "3"}]})
+    ['route GET /a → prod', 'schedule n rate(1 day) → 3']
+    """
+    routes = [
+        f"route {r['method']} {r['host'] or ''}{r['path']} → {r['qualifier']}"
+        for r in triggers.get("routes", [])
+    ]
+    schedules = [
+        f"schedule {s['name']} {s['expression']} → {s['qualifier']}" for s in triggers.get("schedules", [])
+    ]
+    return routes + schedules
