@@ -191,6 +191,7 @@ def create_app(
         await supervisor.start()
         table.listeners.append(gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
         table.listeners.append(Provisioner(supervisor, loop, timeout=WARM_TIMEOUT).listener)
+
         def deleted(name: str, before: object, after: object) -> None:
             if after is None:
                 loop.call_soon_threadsafe(forget, name)

@@ -20,7 +20,7 @@ def test_request_ids_are_canonical_random_uuids() -> None:
 def test_a_forked_child_makes_different_ids_from_its_parent() -> None:
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
+    if pid == 0:  # pragma: no cover - runs in the forked child, which coverage does not follow
         os.write(write, new_request_id().encode())
         os._exit(0)
     os.close(write)

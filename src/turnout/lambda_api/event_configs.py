@@ -7,6 +7,7 @@ functions, not queues or topics: an SQS, SNS or EventBridge destination is refus
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from typing import Any
 
@@ -76,20 +77,33 @@ def _shape(request: Request, name: str, config: EventConfig) -> dict[str, Any]:
 
 def _config(qualifier: str, body: ConfigBody, base: EventConfig | None = None) -> EventConfig:
     """``body`` as a config; with ``base`` (UpdateFunctionEventInvokeConfig) what it omits is kept."""
-    config = base or EventConfig(qualifier)
-    if body.MaximumRetryAttempts is not None or base is None:
-        config = replace(config, max_retries=body.MaximumRetryAttempts)
-    if body.MaximumEventAgeInSeconds is not None or base is None:
-        config = replace(config, max_age_s=body.MaximumEventAgeInSeconds)
-    destinations = body.DestinationConfig
-    if destinations is not None or base is None:
-        on_success = destinations.OnSuccess if destinations else None
-        on_failure = destinations.OnFailure if destinations else None
-        if on_success is not None or base is None:
-            config = replace(config, on_success=_target(on_success.Destination if on_success else None))
-        if on_failure is not None or base is None:
-            config = replace(config, on_failure=_target(on_failure.Destination if on_failure else None))
-    return config
+    replacing = base is None
+    sent = set(ConfigBody.model_fields) if replacing else body.model_fields_set
+    destinations = body.DestinationConfig or _Destinations()
+    sent_destinations = {"OnSuccess", "OnFailure"} if replacing else destinations.model_fields_set
+    changes: dict[str, Any] = {}
+    if "MaximumRetryAttempts" in sent:
+        changes["max_retries"] = body.MaximumRetryAttempts
+    if "MaximumEventAgeInSeconds" in sent:
+        changes["max_age_s"] = body.MaximumEventAgeInSeconds
+    if "DestinationConfig" in sent:
+        for field, key in (("OnSuccess", "on_success"), ("OnFailure", "on_failure")):
+            if field in sent_destinations:
+                chosen: _Destination | None = getattr(destinations, field)
+                changes[key] = _target(chosen.Destination if chosen else None)
+    return replace(base or EventConfig(qualifier), **changes)
+
+
+def _save(
+    request: Request, function_name: str, qualifier: str | None, body: ConfigBody, update: bool
+) -> dict[str, Any]:
+    name, qualifier = parse_function_name(function_name, qualifier)
+    configs = services(request).event_configs
+    base: EventConfig | None = None
+    if update:
+        with contextlib.suppress(EventConfigNotFound):
+            base = configs.get(name, qualifier)
+    return _shape(request, name, configs.put(name, _config(qualifier or "$LATEST", body, base)))
 
 
 @router.put("")
@@ -100,9 +114,8 @@ def put_function_event_invoke_config(
     _caller: Deployer,
     qualifier: QualifierQuery = None,
 ) -> dict[str, Any]:
-    name, qualifier = parse_function_name(function_name, qualifier)
-    saved = services(request).event_configs.put(name, _config(qualifier or "$LATEST", body))
-    return _shape(request, name, saved)
+    """Replace the qualifier's config: what the body omits is unset."""
+    return _save(request, function_name, qualifier, body, update=False)
 
 
 @router.post("")
@@ -113,14 +126,8 @@ def update_function_event_invoke_config(
     _caller: Deployer,
     qualifier: QualifierQuery = None,
 ) -> dict[str, Any]:
-    name, qualifier = parse_function_name(function_name, qualifier)
-    configs = services(request).event_configs
-    try:
-        base: EventConfig | None = configs.get(name, qualifier)
-    except EventConfigNotFound:
-        base = None
-    saved = configs.put(name, _config(qualifier or "$LATEST", body, base))
-    return _shape(request, name, saved)
+    """Change the fields the body gives; the rest keep their values."""
+    return _save(request, function_name, qualifier, body, update=True)
 
 
 @router.get("")

@@ -25,10 +25,10 @@ class EventConfigService:
             function = load_function(tx, function_name, lock=True)
             _check_qualifier(tx, function.id, function_name, config.qualifier)
             for target in (config.on_success, config.on_failure):
-                if target is not None and tx.functions.get(split_qualified(target)[0]) is None:
+                destination = None if target is None else split_qualified(target)[0]
+                if destination is not None and tx.functions.get(destination) is None:
                     raise FunctionNotFound(
-                        f"the destination function {split_qualified(target)[0]!r} does not exist",
-                        function=split_qualified(target)[0],
+                        f"the destination function {destination!r} does not exist", function=destination
                     )
             tx.event_configs.put(function.id, config, self.clock())
         self.changes.publish(function_name)
