@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -304,4 +305,69 @@ schedules = Table(
     Column("updated_at", Timestamp, nullable=False),
     Index("ix_schedules_next_fire_at", "next_fire_at"),
     Index("ix_schedules_function_id", "function_id"),
+)
+
+# Cluster mode (docs/cluster.md). On SQLite these tables exist but stay empty: one node, local files.
+#
+# Bundles in PostgreSQL: ``blobs`` names a complete blob (written last, in the same transaction as its
+# chunks), ``blob_chunks`` holds its bytes in order, at most 1 MiB a row. A node reads them once, checks
+# the sha256 and keeps the bytes in its local cache (``DATA_DIR/blobs``).
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+blob_chunks = Table(
+    "blob_chunks",
+    metadata,
+    Column("sha256", String(64), ForeignKey("blobs.sha256", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# The durable change sequence: one row per committed change that other nodes must follow, numbered in
+# commit order by ``seq``. ``topic``: "function" (``key`` is its name), "routes", "tokens", "urls",
+# "nodes". A node that lost its LISTEN connection reads every row after the last one it applied.
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("topic", String(16), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("node", String(200), nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Index("ix_changes_at", "at"),
+)
+
+# Nodes and their heartbeats: a node whose ``seen_at`` is older than TURNOUT_NODE_DEAD_AFTER_S is dead;
+# its leases move on. ``info``: pools, busy workers, sandbox, readiness, as the node last reported.
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("address", String(300), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("seen_at", Timestamp, nullable=False),
+    Column("stopped_at", Timestamp, nullable=True),
+    Column("info", JSON, nullable=False),
+)
+
+# Rollout windows of every node: a node writes its one-second buckets of functions under a rollout
+# (``data``: invocations, errors by code, cold starts, sampled durations, shadow comparisons) so the
+# controller, on whichever node holds the lease, judges the traffic of all nodes.
+window_buckets = Table(
+    "window_buckets",
+    metadata,
+    Column("node", String(200), primary_key=True),
+    Column("function", String(64), primary_key=True),
+    Column("version", String(16), primary_key=True),
+    Column("channel", String(8), primary_key=True),
+    Column("second", BigInteger, primary_key=True),
+    Column("data", JSON, nullable=False),
+    Index("ix_window_buckets_function_second", "function", "second"),
 )
