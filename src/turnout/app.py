@@ -52,7 +52,7 @@ from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
 from turnout.services import Services
 from turnout.services.aliases import AliasService
 from turnout.services.bundles import BundleService
-from turnout.services.changes import ChangeFeed
+from turnout.services.changes import TOKENS, ChangeFeed
 from turnout.services.diff import DiffService
 from turnout.services.event_configs import EventConfigService
 from turnout.services.function_urls import FunctionUrlService
@@ -86,7 +86,10 @@ def build_services(
         max_ratio=settings.bundle_max_ratio,
     )
     changes = ChangeFeed()
+    store.committed.append(changes.deliver)
     aliases = AliasService(store, clock, changes)
+    tokens = TokenService(store, clock, settings.token_cache_seconds)
+    changes.subscribe(tokens.forget, TOKENS)
     return Services(
         bundles=BundleService(store, blobs, limits, clock),
         functions=FunctionService(store, clock, changes),
@@ -95,7 +98,7 @@ def build_services(
         ),
         aliases=aliases,
         diff=DiffService(store, blobs),
-        tokens=TokenService(store, clock, settings.token_cache_seconds),
+        tokens=tokens,
         changes=changes,
         provisioning=ProvisioningService(store, clock, changes),
         rollouts=RolloutService(store, clock, changes, aliases),
@@ -145,7 +148,7 @@ def create_app(
     table = RoutingTable(store)
     supervisor.reserved = table.reserved_concurrency
     services.versions.layers_in_use = supervisor.layers_in_use
-    services.changes.subscribe(table.refresh)
+    services.changes.subscribe(table.changed)
     gateway = Gateway(
         table,
         supervisor,

@@ -104,6 +104,20 @@ class RoutingTable:
             else:
                 self.entries[name] = after
 
+    def changed(self, name: str) -> None:
+        """A change feed subscriber: reload ``name``, or (``*``: this node may have missed changes) every
+        function it has loaded."""
+        for each in list(self.entries) if name == "*" else [name]:
+            self.refresh(each)
+
+    def preload(self) -> int:
+        """Load every function (at start: a node is ready once it can route all of them from memory)."""
+        with self.store.read() as tx:
+            names = tx.functions.names()
+        for name in names:
+            self.ensure(name)
+        return len(names)
+
     def ensure(self, name: str) -> Entry | None:
         found = self.entries.get(name)
         if found is None:

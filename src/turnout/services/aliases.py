@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import builtins
-import functools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import ParamSpec, TypeVar
 
 from turnout.clock import Clock
 from turnout.domain import rollout as rollout_machine
@@ -21,9 +19,6 @@ from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
 from turnout.store import Store, Tx
 from turnout.store.routes import alias_references
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -45,25 +40,11 @@ def load_alias(tx: Tx, function: Function, name: str) -> Alias:
     return found
 
 
-def _announces_change(method: Callable[P, R]) -> Callable[P, R]:
-    """Tell the change feed after the method's transaction commits (the 2nd argument names the function)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        result = method(*args, **kwargs)
-        service, function_name = args[0], args[1]
-        service.changes.publish(function_name)  # type: ignore[attr-defined]
-        return result
-
-    return wrapper
-
-
 class AliasService:
     def __init__(self, store: Store, clock: Clock, changes: ChangeFeed | None = None) -> None:
         self.store, self.clock = store, clock
         self.changes = changes or ChangeFeed()
 
-    @_announces_change
     def put(
         self,
         function_name: str,
@@ -120,7 +101,6 @@ class AliasService:
         with self.store.read() as tx:
             return tx.aliases.list(load_function(tx, function_name).id)
 
-    @_announces_change
     def delete(
         self, function_name: str, name: str, actor: str, reason: str = "", force: bool = False
     ) -> None:
@@ -142,7 +122,6 @@ class AliasService:
             tx.function_urls.delete(function.id, name)
             self._record(tx, function, name, AliasAction.DELETE, alias.routing, None, actor, reason)
 
-    @_announces_change
     def swap(
         self, function_name: str, a: str, b: str, actor: str, reason: str = "", force: bool = False
     ) -> tuple[Alias, Alias]:
@@ -170,7 +149,6 @@ class AliasService:
                 )
             return new_first, new_second
 
-    @_announces_change
     def rollback(
         self,
         function_name: str,
@@ -262,6 +240,7 @@ class AliasService:
     ) -> None:
         change = AliasChange(alias, action, before, after, actor, reason, self.clock(), details=details or {})
         tx.aliases.record(function.id, change)
+        tx.announce(function.name)  # every alias change records a line: the routing tables follow it
 
 
 def _check_versions_exist(tx: Tx, function: Function, routing: Routing) -> None:

@@ -31,7 +31,7 @@ class EventConfigService:
                         f"the destination function {destination!r} does not exist", function=destination
                     )
             tx.event_configs.put(function.id, config, self.clock())
-        self.changes.publish(function_name)
+            tx.announce(function_name)
         return replace(config, updated_at=self.clock())
 
     def list(self, function_name: str) -> list[EventConfig]:
@@ -53,7 +53,7 @@ class EventConfigService:
             function = load_function(tx, function_name, lock=True)
             if not tx.event_configs.remove(function.id, wanted):
                 raise EventConfigNotFound(f"function {function_name!r} has no async config for {wanted!r}")
-        self.changes.publish(function_name)
+            tx.announce(function_name)
 
 
 def _check_qualifier(tx: Tx, function_id: int, function_name: str, qualifier: str) -> None:

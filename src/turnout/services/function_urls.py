@@ -164,16 +164,16 @@ class FunctionUrlService:
                 self.clock(),
             )
             updated = _found(tx, function.id, function.name, stored_qualifier)
-        self.forget(updated.url_id)
+            tx.announce(function.name)  # every node forgets the cached resolution
         return updated
 
     def delete(self, function_name: str, qualifier: str | None) -> None:
         stored_qualifier = url_qualifier(qualifier)
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
-            current = _found(tx, function.id, function.name, stored_qualifier)
+            _found(tx, function.id, function.name, stored_qualifier)
             tx.function_urls.delete(function.id, stored_qualifier)
-        self.forget(current.url_id)
+            tx.announce(function.name)
 
     def list(
         self, function_name: str, marker: str | None = None, max_items: int | None = None
@@ -218,8 +218,11 @@ class FunctionUrlService:
             self._cache.pop(url_id, None)
 
     def forget_function(self, function_name: str) -> None:
-        """A :class:`ChangeFeed` subscriber: drop every cached URL of a function that changed (or went)."""
+        """A :class:`ChangeFeed` subscriber: drop every cached URL of a function that changed (or went;
+        ``*``: every function)."""
         with self._lock:
+            if function_name == "*":
+                self._cache.clear()
             for url_id in [k for k, (v, _) in self._cache.items() if v.function == function_name]:
                 del self._cache[url_id]
 

@@ -75,8 +75,8 @@ class FunctionService:
             else:
                 check_revision("draft", if_match, current.revision_id)
                 result = self._update(tx, current, changes), False
-        if current is None or result[0].revision_id != current.revision_id:
-            self.changes.publish(name)
+            if current is None or result[0].revision_id != current.revision_id:
+                tx.announce(name)
         return result
 
     def _create(self, tx: Tx, name: str, changes: DraftChanges, if_match: str | None) -> Function:
@@ -143,7 +143,7 @@ class FunctionService:
         """Delete the function with its versions, aliases and history (blobs go at the next gc)."""
         with self.store.write() as tx:
             tx.functions.delete(load_function(tx, name, lock=True).id)
-        self.changes.publish(name)
+            tx.announce(name)
 
 
 def _checked_manifest(tx: Tx, sha256: str, config: FunctionConfig) -> Manifest:

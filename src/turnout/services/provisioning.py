@@ -39,7 +39,7 @@ class ProvisioningService:
             else:
                 tx.provisioned.put(function.id, str(parsed), workers, self.clock())
             result = tx.provisioned.of(function.id)
-        self.changes.publish(function_name)
+            tx.announce(function_name)
         return result
 
     def get(self, function_name: str) -> dict[str, int]:
@@ -53,7 +53,7 @@ class ProvisioningService:
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             tx.functions.set_reserved_concurrency(function.id, limit, self.clock())
-        self.changes.publish(function_name)
+            tx.announce(function_name)
         return limit
 
     def reserved(self, function_name: str) -> int | None:

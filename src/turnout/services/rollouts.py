@@ -170,7 +170,6 @@ class RolloutService:
     def _change(
         self, rollout_id: int, change: Callable[[RolloutRecord, datetime], Decision], actor: str
     ) -> tuple[RolloutRecord, Decision] | None:
-        moved = False
         with self.store.read() as tx:
             found = tx.rollouts.get(rollout_id)
         if found is None or not found.active:
@@ -183,12 +182,10 @@ class RolloutService:
                 return None
             now = self.clock()
             decision = change(record, now)
-            if decision.routing is not None:
-                moved = self._route(tx, function, record, decision, actor)
+            if decision.routing is not None and self._route(tx, function, record, decision, actor):
+                tx.announce(record.function)
             tx.rollouts.save(record.id, decision.rollout, now)
             record = replace(record, rollout=decision.rollout, updated_at=now)
-        if moved:
-            self.changes.publish(record.function)
         return record, decision
 
     def _route(

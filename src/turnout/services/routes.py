@@ -33,7 +33,7 @@ from turnout.gateway.route_table import (
     parse_path,
     shape,
 )
-from turnout.services.changes import ChangeFeed
+from turnout.services.changes import ROUTES, ChangeFeed
 from turnout.services.functions import load_function
 from turnout.store import Store
 from turnout.store.routes import RouteRecord
@@ -51,6 +51,7 @@ class RouteService:
         self._loaded_at = 0.0
         self._lock = threading.Lock()
         changes.subscribe(self._function_changed)
+        changes.subscribe(self._function_changed, ROUTES)  # a route made or removed on any node
 
     def __repr__(self) -> str:
         return f"RouteService({self.store!r})"
@@ -127,6 +128,7 @@ class RouteService:
                 queued,
             )
             record = tx.routes.get(route_id)
+            tx.announce("*", ROUTES)
         assert record is not None
         return record
 
@@ -146,6 +148,7 @@ class RouteService:
         with self.store.write() as tx:
             if not tx.routes.delete(route_id):
                 raise RouteNotFound(f"there is no route with id {route_id}", route_id=route_id)
+            tx.announce("*", ROUTES)
         self.reload()
 
     # -- serving ----------------------------------------------------------------------------------------

@@ -13,7 +13,16 @@ from functools import cached_property
 from pathlib import Path
 
 from turnout.clock import Clock
-from turnout.errors import AlreadyExists, Forbidden, InvalidInput, InvalidName, TokenNotFound, Unauthorized
+from turnout.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    InvalidName,
+    StoreUnavailable,
+    TokenNotFound,
+    Unauthorized,
+)
+from turnout.services.changes import TOKENS
 from turnout.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,15 +79,21 @@ class TokenService:
                 _write_private(path, token)
 
     def authenticate(self, token: str | None) -> Principal:
-        """Who holds ``token``; a valid token is trusted for ``cache_seconds`` without a store read."""
+        """Who holds ``token``; a valid token is trusted for ``cache_seconds`` without a store read, and
+        for as long as the store is unavailable (deleting a token clears every node's cache)."""
         if not token:
             raise Unauthorized("this needs an API token: send 'Authorization: Bearer <token>'")
         now = time.monotonic()
         cached = self._cache.get(token)  # keyed by the token itself: a hit needs no sha256
         if cached is not None and cached[1] > now:
             return cached[0]
-        with self.store.read() as tx:
-            record = tx.tokens.by_hash(_hash(token))
+        try:
+            with self.store.read() as tx:
+                record = tx.tokens.by_hash(_hash(token))
+        except StoreUnavailable:
+            if cached is not None:  # the store is down: a token known good keeps working meanwhile
+                return cached[0]
+            raise
         if record is None:
             raise Unauthorized("the API token is not valid (unknown or deleted)")
         principal = Principal(record.name, record.scopes)
@@ -111,6 +126,10 @@ class TokenService:
             if tx.tokens.by_name(name) is None:
                 raise TokenNotFound(f"no token named {name!r}")
             tx.tokens.delete(name)
+            tx.announce(name, TOKENS)
+
+    def forget(self, _: str = "*") -> None:
+        """A :class:`ChangeFeed` subscriber: a token was deleted (on any node): trust none from the cache."""
         self._cache.clear()
 
 

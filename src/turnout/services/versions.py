@@ -191,7 +191,7 @@ class VersionService:
             tx.versions.delete(function.id, [number])
             tx.provisioned.remove(function.id, str(number))
             tx.event_configs.remove(function.id, str(number))
-        self.changes.publish(name)
+            tx.announce(name)
 
     def gc(self, name: str, keep: int, dry_run: bool, blob_grace_seconds: int | None = None) -> GcReport:
         """Delete all but the ``keep`` newest unreferenced versions, then blobs and dependency layers
@@ -220,6 +220,7 @@ class VersionService:
                 used_layers = tx.versions.layer_hashes()
                 if dry_run:
                     raise _DryRun
+                tx.announce(name)
         except _DryRun:
             pass
         orphans = [sha for sha, age in self.blobs.list() if sha not in known and age >= grace]
@@ -232,7 +233,6 @@ class VersionService:
                 for key in stale_layers:
                     self.layers.delete(key)
                 self.layers.sweep(grace)
-            self.changes.publish(name)
         report = GcReport(name, dry_run, plan.delete, plan.keep, dict(plan.pinned), tuple(doomed))
         return replace(report, deleted_layers=stale_layers)
 

@@ -33,6 +33,9 @@ class FunctionRows:
             query = query.where(functions.c.name > after)
         return [_function(r) for r in self.conn.execute(query).mappings()]
 
+    def names(self) -> builtins.list[str]:
+        return list(self.conn.execute(select(functions.c.name).order_by(functions.c.name)).scalars())
+
     def count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(functions)).scalar_one())
 

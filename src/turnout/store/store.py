@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,11 +12,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from turnout.errors import Conflict, StoreUnavailable, TurnoutError
 from turnout.store.aliases import AliasRows
 from turnout.store.bundles import BundleRows
+from turnout.store.changes import ChangeRows
 from turnout.store.engine import IMMEDIATE, make_engine
 from turnout.store.event_configs import EventConfigRows
 from turnout.store.events import EventRows
 from turnout.store.function_urls import FunctionUrlRows
 from turnout.store.functions import FunctionRows
+from turnout.store.nodes import NodeRows
 from turnout.store.provisioned import ProvisionedRows
 from turnout.store.rollouts import RolloutRows
 from turnout.store.routes import RouteRows
@@ -24,6 +26,8 @@ from turnout.store.schedules import ScheduleRows
 from turnout.store.tokens import TokenRows
 from turnout.store.versions import VersionRows
 
+FUNCTION = "function"
+Announced = list[tuple[str, str]]
 
 class Tx:
     """One open transaction, with a repository per table group."""
@@ -42,11 +46,25 @@ class Tx:
         self.event_configs = EventConfigRows(conn)
         self.routes = RouteRows(conn)
         self.schedules = ScheduleRows(conn)
+        self.changes = ChangeRows(conn)
+        self.nodes = NodeRows(conn)
+        self.announced: Announced = []
+
+    def announce(self, key: str, topic: str = FUNCTION) -> None:
+        """Say that this transaction changes ``key`` of ``topic`` (a function's name, by default): once it
+        commits, this node's views refresh, and in a cluster every other node's too."""
+        if (topic, key) not in self.announced:
+            self.announced.append((topic, key))
 
 
 class Store:
+    """Transactions over the engine. ``journal`` (cluster mode) writes a transaction's announced changes
+    into the change sequence just before it commits; ``committed`` hooks hear them after it has."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.journal: Callable[[Tx], None] | None = None
+        self.committed: list[Callable[[Announced], None]] = []
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -73,7 +91,10 @@ class Store:
                 if immediate:
                     conn = conn.execution_options(**{IMMEDIATE: True})
                 with conn.begin():
-                    yield Tx(conn)
+                    tx = Tx(conn)
+                    yield tx
+                    if tx.announced and self.journal is not None:
+                        self.journal(tx)
         except TurnoutError:
             raise
         except IntegrityError as exc:
@@ -82,6 +103,9 @@ class Store:
             ) from exc
         except OperationalError as exc:
             raise StoreUnavailable(f"the metadata store is unavailable: {exc.orig}") from exc
+        if tx.announced:
+            for hook in self.committed:
+                hook(tx.announced)
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
