@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +19,7 @@ from turnout.api import (
     events,
     functions,
     invoke,
+    nodes,
     observability,
     provisioning,
     rollouts,
@@ -32,6 +32,8 @@ from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
 from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
+from turnout.cluster.feed import ClusterFeed
+from turnout.cluster.nodes import Identity, Membership
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.dispatcher import Dispatcher
@@ -39,6 +41,7 @@ from turnout.gateway.invoke import Gateway
 from turnout.gateway.logs import LogSink
 from turnout.gateway.metrics import Metrics
 from turnout.gateway.provisioner import Provisioner
+from turnout.gateway.readiness import Readiness
 from turnout.gateway.scheduler import Scheduler
 from turnout.gateway.shadow import Mirror
 from turnout.gateway.table import RoutingTable
@@ -146,7 +149,25 @@ def create_app(
         layers,
     )
     table = RoutingTable(store)
-    supervisor.reserved = table.reserved_concurrency
+    membership = Membership(
+        store,
+        Identity(settings.node, settings.node_url, __version__, clock()),
+        clock,
+        settings.node_heartbeat_s,
+        settings.node_dead_after_s,
+        info=lambda: _node_info(supervisor, readiness),
+    )
+    supervisor.reserved = _reserved_share(table, membership)
+    feed = None
+    if store.dialect == "postgresql":  # cluster mode: other nodes follow this one's changes, and it theirs
+        feed = ClusterFeed(
+            store, services.changes, settings.node, clock, settings.change_poll_s, settings.change_retention_s
+        )
+        store.journal = feed.journal
+    readiness = Readiness()
+    readiness.checks["the zygote is not running"] = lambda: not settings.zygote or supervisor.zygote_alive
+    if feed is not None:
+        readiness.checks["the change feed is not listening"] = lambda: feed.listening
     services.versions.layers_in_use = supervisor.layers_in_use
     services.changes.subscribe(table.changed)
     gateway = Gateway(
@@ -172,7 +193,7 @@ def create_app(
         ControllerSettings(
             tick_s=settings.rollout_tick_ms / 1000,
             lease_s=max(15.0, settings.rollout_tick_ms / 1000 * 5),
-            node=settings.node_name or f"{socket.gethostname()}-{os.getpid()}",
+            node=settings.node,
         ),
     )
     services.rollouts.wake.append(controller.wake)
@@ -193,21 +214,34 @@ def create_app(
         logs.start()
         await supervisor.start()
         table.listeners.append(gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
-        table.listeners.append(Provisioner(supervisor, loop, timeout=WARM_TIMEOUT).listener)
+        provisioner = Provisioner(supervisor, loop, timeout=WARM_TIMEOUT, share=membership.share)
+        table.listeners.append(provisioner.listener)
+        membership.on_change.append(lambda: _reprovision(services, table))
 
         def deleted(name: str, before: object, after: object) -> None:
             if after is None:
                 loop.call_soon_threadsafe(forget, name)
 
         table.listeners.append(deleted)
+        if feed is not None:
+            await asyncio.to_thread(feed.start)  # from the newest change: what came before is in the store
+        await asyncio.to_thread(membership.beat)  # in the nodes table (and the live set) before serving
+        await asyncio.to_thread(table.preload)
         for name in await asyncio.to_thread(services.provisioning.function_names):
             await asyncio.to_thread(table.refresh, name)  # warms their provisioned workers
+        await asyncio.to_thread(services.queue.release, settings.node)  # leases of this name's last run
+        readiness.loaded = True
+        membership.start()
         services.versions.import_check = _import_check(supervisor, loop)
         controller.start()
         dispatcher.start()
         scheduler.start()
         log.info("Turnout %s on %s; admin token in %s", __version__, store, settings.admin_token_path)
         yield
+        readiness.draining = True
+        await membership.stop()
+        if feed is not None:
+            await asyncio.to_thread(feed.stop)
         await scheduler.stop()
         await dispatcher.stop()
         await controller.stop()
@@ -228,10 +262,12 @@ def create_app(
     app.state.gateway = gateway
     app.state.logs, app.state.metrics = logs, metrics
     app.state.controller = controller
+    app.state.readiness, app.state.membership, app.state.feed = readiness, membership, feed
     app.state.scheduler, app.state.dispatcher = scheduler, dispatcher
     install_error_handlers(app)
     triggers = (routes, schedules, events, event_configs)
     for module in (
+        nodes,
         bundles,
         functions,
         aliases,
@@ -248,11 +284,35 @@ def create_app(
     app.include_router(lambda_concurrency.router)
     app.include_router(lambda_event_configs.router)
 
-    @app.get("/v1/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
-
     return app
+
+
+def _reserved_share(table: RoutingTable, membership: Membership) -> Callable[[str], int | None]:
+    """A function's reserved concurrency is cluster-wide: this node enforces its share of it."""
+
+    def reserved(function: str) -> int | None:
+        total = table.reserved_concurrency(function)
+        return None if total is None else membership.share(total)
+
+    return reserved
+
+
+def _reprovision(services: Services, table: RoutingTable) -> None:
+    """The live nodes changed: every node's share of provisioned workers changes with them."""
+    for name in services.provisioning.function_names():
+        table.refresh(name)
+
+
+def _node_info(supervisor: Supervisor, readiness: Readiness) -> dict[str, Any]:
+    """What a node says about itself in its heartbeat."""
+    pools = list(supervisor.pools.values())
+    return {
+        "ready": not readiness.reasons(),
+        "pools": len(pools),
+        "workers": sum(len(p.idle) + p.busy for p in pools),
+        "busy": sum(p.busy for p in pools),
+        "pid": os.getpid(),
+    }
 
 
 def _import_check(supervisor: Supervisor, loop: asyncio.AbstractEventLoop) -> ImportCheck:

@@ -10,6 +10,7 @@ Settings are read from an injected environ (``TURNOUT_<NAME>``), never at import
 from __future__ import annotations
 
 import dataclasses
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,35 @@ class Settings:
         1000, "How often the rollout controller judges each running rollout (milliseconds)."
     )
     node_name: str = _setting(
-        "", "This node's name in rollout leases (one node's controller acts on a rollout); empty: host-pid."
+        "",
+        "This node's name: in the nodes table, rollout and async-event leases, and the `node` label of "
+        "/metrics; unique per node and kept across restarts. Empty: HOSTNAME:PORT.",
+    )
+    advertise_url: str = _setting(
+        "",
+        "URL other nodes reach this node at (they ask it for its logs); empty: PUBLIC_URL, else "
+        "http://HOST:PORT (with this machine's host name when HOST is 0.0.0.0 or ::).",
+    )
+    node_heartbeat_s: int = _setting(2, "How often a node writes its heartbeat to the nodes table (s).")
+    node_dead_after_s: int = _setting(
+        10,
+        "A node whose heartbeat is older than this is dead: its rollout and async-event leases move on and "
+        "cluster-wide limits are divided over the others (s).",
+    )
+    change_poll_s: int = _setting(
+        5,
+        "Cluster mode: besides LISTEN/NOTIFY, how often a node reads the change sequence anyway (s), a "
+        "safety net for a notification lost with its connection.",
+    )
+    change_retention_s: int = _setting(
+        3600,
+        "Cluster mode: how long rows of the change sequence are kept (s); a node away for longer reloads "
+        "everything when it comes back.",
+    )
+    drain_s: int = _setting(
+        0,
+        "On SIGTERM, how long the node keeps serving while GET /v1/ready answers 503 before it stops taking "
+        "connections (s): set it to a few load-balancer probe intervals so no client meets a closed port.",
     )
     schedule_tick_ms: int = _setting(200, "How often the scheduler looks for due schedule ticks (ms).")
     schedule_grace_ms: int = _setting(
@@ -138,6 +167,21 @@ class Settings:
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def node(self) -> str:
+        """This node's name (``TURNOUT_NODE_NAME``, else ``HOSTNAME:PORT``)."""
+        return self.node_name or f"{socket.gethostname()}:{self.port}"
+
+    @property
+    def node_url(self) -> str:
+        """Where other nodes reach this one (``TURNOUT_ADVERTISE_URL``, else the base URL)."""
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
+        if self.public_url:
+            return self.base_url
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def blob_dir(self) -> Path:

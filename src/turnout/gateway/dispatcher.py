@@ -19,9 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
-import socket
 from collections import Counter
 from typing import Any
 
@@ -66,7 +64,7 @@ class Dispatcher:
             max_age_s=float(settings.async_max_age_s),
             base_delay_s=settings.async_backoff_ms / 1000,
         )
-        self.node = settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
+        self.node = settings.node
         self.lease_s, self.poll_s = float(settings.async_lease_s), settings.async_poll_ms / 1000
         self._in_flight: Counter[str] = Counter()
         self._running: dict[str, asyncio.Task[None]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from turnout.domain.names import parse_qualifier
 from turnout.domain.provisioning import allocate
@@ -20,8 +21,9 @@ from turnout.runtime.supervisor import Supervisor, Target
 log = logging.getLogger(__name__)
 
 
-def desired(entry: Entry) -> dict[PoolKey, tuple[Target, int]]:
-    """Warm workers wanted per pool for one function, from its provisioned settings."""
+def desired(entry: Entry, share: Callable[[int], int] = int) -> dict[PoolKey, tuple[Target, int]]:
+    """Warm workers wanted per pool for one function, from its provisioned settings: ``share`` gives this
+    node's part of each cluster-wide setting (all of it on one node)."""
     wanted: dict[PoolKey, tuple[Target, int]] = {}
 
     def add(target: Target, count: int) -> None:
@@ -29,7 +31,8 @@ def desired(entry: Entry) -> dict[PoolKey, tuple[Target, int]]:
             previous = wanted.get(target.key, (target, 0))[1]
             wanted[target.key] = (target, previous + count)
 
-    for qualifier, workers in entry.provisioned.items():
+    for qualifier, total in entry.provisioned.items():
+        workers = share(total)
         parsed = parse_qualifier(qualifier)
         if parsed.alias is not None and parsed.alias in entry.aliases:
             for version, count in allocate(workers, entry.aliases[parsed.alias].routing).items():
@@ -40,8 +43,15 @@ def desired(entry: Entry) -> dict[PoolKey, tuple[Target, int]]:
 
 
 class Provisioner:
-    def __init__(self, supervisor: Supervisor, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        loop: asyncio.AbstractEventLoop,
+        timeout: float,
+        share: Callable[[int], int] = int,
+    ) -> None:
         self.supervisor = supervisor
+        self.share = share
         self.loop = loop
         self.timeout = timeout
         self._keys: dict[str, set[PoolKey]] = {}
@@ -51,7 +61,7 @@ class Provisioner:
 
     def listener(self, name: str, before: Entry | None, after: Entry | None) -> None:
         """Routing-table listener (runs in the thread that made the change)."""
-        wanted = {} if after is None else desired(after)
+        wanted = {} if after is None else desired(after, self.share)
         if not wanted and name not in self._keys:
             return
         future = asyncio.run_coroutine_threadsafe(self.apply(name, wanted), self.loop)

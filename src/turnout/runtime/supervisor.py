@@ -114,6 +114,12 @@ class Supervisor:
         if self._zygote is not None:
             self._zygote.close()
 
+    @property
+    def zygote_alive(self) -> bool:
+        """The zygote runs (it is restarted on the next fork if not)."""
+        z = self._zygote
+        return z is not None and z.alive and z.process.poll() is None  # type: ignore[union-attr]
+
     def zygote(self) -> ForkServer | None:
         """The zygote, restarted if it died (its workers live on: they are attached to us by socket)."""
         if not self.settings.zygote:

@@ -52,7 +52,7 @@ class ChangeRows:
 
     def first(self) -> int | None:
         """The oldest sequence number still kept (``None``: none kept)."""
-        found = self.conn.execute(select(func.min(changes.c.seq))).scalar_one()
+        found: int | None = self.conn.execute(select(func.min(changes.c.seq))).scalar_one()
         return None if found is None else int(found)
 
     def prune(self, before: datetime, keep_last: int) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from turnout.store.rows import utc
 from turnout.store.schema import events, nodes, rollouts
 
 
@@ -65,6 +66,6 @@ class NodeRows:
 
 
 def _record(row: Any) -> NodeRecord:
-    return NodeRecord(
-        row.name, row.address, row.version, row.started_at, row.seen_at, row.stopped_at, dict(row.info or {})
-    )
+    stopped = None if row.stopped_at is None else utc(row.stopped_at)
+    info = dict(row.info or {})
+    return NodeRecord(row.name, row.address, row.version, utc(row.started_at), utc(row.seen_at), stopped, info)
