@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from turnout.errors import Conflict, StoreUnavailable, TurnoutError
@@ -27,6 +27,7 @@ from turnout.store.tokens import TokenRows
 from turnout.store.versions import VersionRows
 
 FUNCTION = "function"
+MIGRATION_LOCK = 0x74726E6D  # the advisory lock migrations run under on PostgreSQL
 Announced = list[tuple[str, str]]
 
 class Tx:
@@ -115,6 +116,8 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as conn:
+            if self.dialect == "postgresql":  # nodes starting together: one migrates, the others wait
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = conn
             command.upgrade(config, "heads")  # every branch, should the history ever fork
 
