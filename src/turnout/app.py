@@ -167,7 +167,8 @@ def create_app(
     readiness = Readiness()
     readiness.checks["the zygote is not running"] = lambda: not settings.zygote or supervisor.zygote_alive
     if feed is not None:
-        readiness.checks["the change feed is not listening"] = lambda: feed.listening
+        readiness.checks["the change feed has not started listening"] = lambda: feed.listened
+        readiness.warnings["the change feed is reconnecting to the store"] = lambda: feed.listening
     services.versions.layers_in_use = supervisor.layers_in_use
     services.changes.subscribe(table.changed)
     gateway = Gateway(

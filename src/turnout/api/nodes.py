@@ -30,7 +30,12 @@ def health(request: Request) -> dict[str, str]:
 async def ready(request: Request) -> JSONResponse:
     readiness: Readiness = request.app.state.readiness
     reasons = readiness.reasons()
-    body = {"ready": not reasons, "node": request.app.state.settings.node, "reasons": reasons}
+    body = {
+        "ready": not reasons,
+        "node": request.app.state.settings.node,
+        "reasons": reasons,
+        "degraded": readiness.degraded(),
+    }
     return JSONResponse(body, status_code=503 if reasons else 200)
 
 

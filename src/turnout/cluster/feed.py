@@ -44,6 +44,7 @@ class ClusterFeed:
         self.poll_s, self.retention_s = poll_s, retention_s
         self.last = 0  # the newest sequence number applied
         self.listening = False
+        self.listened = False  # listened at least once (the readiness probe's condition)
         self.applied = 0  # changes of other nodes delivered here
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,7 +82,8 @@ class ClusterFeed:
                 with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=3) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.catch_up()  # whatever was committed while no one listened
-                    self.listening, backoff = True, 0.2
+                    self.listening = self.listened = True
+                    backoff = 0.2
                     log.info("change feed listening (from change %d)", self.last)
                     self._listen(conn)
             except (psycopg.Error, StoreUnavailable, OSError) as exc:

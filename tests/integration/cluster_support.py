@@ -1,0 +1,160 @@
+"""Test helpers for cluster mode: a fresh PostgreSQL database, real nodes on it, and a TCP proxy that can
+cut one node off from PostgreSQL (as if the database were down for that node)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.support import POSTGRES_URL, Server, free_port, wait_for
+
+
+@contextmanager
+def fresh_database(prefix: str = "turnout_cluster") -> Iterator[str]:
+    """A PostgreSQL database of the test's own (dropped afterwards); yields its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class PgProxy:
+    """A TCP proxy to PostgreSQL; :meth:`cut` drops every connection and refuses new ones until
+    :meth:`restore`. A node whose database URL points here sees PostgreSQL go down and come back."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.up = threading.Event()
+        self.up.set()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, database_url: str) -> str:
+        return (
+            make_url(database_url).set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
+        )
+
+    def cut(self) -> None:
+        self.up.clear()
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for a, b in pairs:
+            for s in (a, b):
+                _close(s)
+
+    def restore(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self.cut()
+        _close(self._listener)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self.up.is_set():
+                _close(client)  # refused: the database is "down"
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._pairs.append((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _close(source)
+        _close(sink)
+
+
+def _close(s: socket.socket) -> None:
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    s.close()
+
+
+NODE_ENV = {
+    "TURNOUT_NODE_HEARTBEAT_S": "1",
+    "TURNOUT_NODE_DEAD_AFTER_S": "4",
+    "TURNOUT_TOKEN_CACHE_SECONDS": "2",
+    "TURNOUT_ASYNC_LEASE_S": "10",
+    "TURNOUT_ASYNC_POLL_MS": "200",
+}
+
+
+@dataclass
+class Cluster:
+    """Real `turnout serve` nodes on one PostgreSQL database, each with its own data folder."""
+
+    root: Path
+    database_url: str
+    nodes: list[Server] = field(default_factory=list)
+
+    def add(self, name: str, database_url: str | None = None, **env: str) -> Server:
+        server = Server(
+            self.root / name / "data",
+            database_url=database_url or self.database_url,
+            extra_env={**NODE_ENV, "TURNOUT_NODE_NAME": name, **env},
+        )
+        self.nodes.append(server)
+        import os
+        (self.root / "blobs").mkdir(exist_ok=True)
+        server.data_dir.mkdir(parents=True, exist_ok=True)
+        if not (server.data_dir / "blobs").exists():
+            os.symlink(self.root / "blobs", server.data_dir / "blobs")  # TEMP until PG blobs
+        return server
+
+    def start(self, server: Server) -> Server:
+        server.start(timeout=60)
+        wait_for(
+            lambda: httpx.get(server.url + "/v1/ready", timeout=2).status_code == 200,
+            timeout=30,
+            what=f"{server.url} ready",
+        )
+        return server
+
+    @property
+    def token(self) -> str:
+        """The admin token: the first node wrote it; the store shares it with every node."""
+        return self.nodes[0].token
+
+    def client(self, server: Server) -> httpx.Client:
+        return server.client(token=self.token)
+
+    def stop(self) -> None:
+        for server in self.nodes:
+            server.kill()
