@@ -17,6 +17,7 @@ from turnout.store.event_configs import EventConfigRows
 from turnout.store.events import EventRows
 from turnout.store.function_urls import FunctionUrlRows
 from turnout.store.functions import FunctionRows
+from turnout.store.keyring import KeyringRows
 from turnout.store.provisioned import ProvisionedRows
 from turnout.store.rollouts import RolloutRows
 from turnout.store.routes import RouteRows
@@ -42,6 +43,7 @@ class Tx:
         self.event_configs = EventConfigRows(conn)
         self.routes = RouteRows(conn)
         self.schedules = ScheduleRows(conn)
+        self.keyring = KeyringRows(conn)
 
 
 class Store:
