@@ -25,6 +25,7 @@ from turnout.api import (
     rollouts,
     routes,
     schedules,
+    secrets,
     tokens,
 )
 from turnout.api.errors import install_error_handlers
@@ -46,6 +47,7 @@ from turnout.gateway.scheduler import Scheduler
 from turnout.gateway.shadow import Mirror
 from turnout.gateway.table import RoutingTable
 from turnout.gateway.window import Windows
+from turnout.keyring import Keyring
 from turnout.lambda_api import concurrency as lambda_concurrency
 from turnout.lambda_api import event_configs as lambda_event_configs
 from turnout.lambda_api import functions as lambda_functions
@@ -65,6 +67,7 @@ from turnout.services.queue import EventQueue
 from turnout.services.rollouts import RolloutService
 from turnout.services.routes import RouteService
 from turnout.services.schedules import ScheduleService
+from turnout.services.secrets import KeyFile, SecretService, load_keyring
 from turnout.services.tokens import TokenService
 from turnout.services.versions import ImportCheck, VersionService
 from turnout.settings import Settings
@@ -81,7 +84,11 @@ def build_services(
     blobs: BlobStore,
     clock: Clock = utc_now,
     layers: LayerBuilder | None = None,
+    keyring: Keyring | None = None,
 ) -> Services:
+    """The services over ``store``; ``keyring`` defaults to the one the settings' key file opens."""
+    key_file = KeyFile(settings.secret_key_path, explicit=bool(settings.secret_key_file))
+    keyring = keyring or load_keyring(store, key_file, clock)
     limits = BundleLimits(
         max_zipped_bytes=settings.bundle_max_zipped_bytes,
         max_unpacked_bytes=settings.bundle_max_unpacked_bytes,
@@ -90,12 +97,12 @@ def build_services(
     )
     changes = ChangeFeed()
     store.committed.append(changes.deliver)
-    aliases = AliasService(store, clock, changes)
+    aliases = AliasService(store, clock, keyring, changes)
     tokens = TokenService(store, clock, settings.token_cache_seconds)
     changes.subscribe(tokens.forget, TOKENS)
     return Services(
         bundles=BundleService(store, blobs, limits, clock),
-        functions=FunctionService(store, clock, changes),
+        functions=FunctionService(store, clock, keyring, changes),
         versions=VersionService(
             store, blobs, clock, settings.blob_gc_grace_seconds, layers or build_layers(settings), changes
         ),
@@ -110,6 +117,7 @@ def build_services(
         schedules=ScheduleService(store, clock, changes),
         queue=EventQueue(store, clock, changes),
         event_configs=EventConfigService(store, clock, changes),
+        secrets=SecretService(store, keyring, key_file, clock, changes),
     )
 
 
@@ -130,12 +138,14 @@ def create_app(
 
     The runtime (zygote, pools) starts with the app's lifespan and stops with it.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = store or open_store(settings.resolved_database_url)
     blobs = blobs or FileBlobStore(settings.blob_dir)
     layers = build_layers(settings)
     services = build_services(settings, store, blobs, clock, layers)
+    services.secrets.seal_stored()  # plain-text secrets an upgrade left behind
     services.tokens.ensure_admin(settings.admin_token_path)
+    _warn_if_readable(settings)
     supervisor = Supervisor(
         RuntimeSettings(
             data_dir=settings.data_dir,
@@ -169,6 +179,7 @@ def create_app(
     if feed is not None:
         readiness.checks["the change feed has not started listening"] = lambda: feed.listened
         readiness.warnings["the change feed is reconnecting to the store"] = lambda: feed.listening
+    supervisor.unseal = services.secrets.keyring.open_environment
     services.versions.layers_in_use = supervisor.layers_in_use
     services.changes.subscribe(table.changed)
     gateway = Gateway(
@@ -277,6 +288,7 @@ def create_app(
         invoke,
         provisioning,
         observability,
+        secrets,
         *triggers,
     ):
         app.include_router(module.router)
@@ -314,6 +326,27 @@ def _node_info(supervisor: Supervisor, readiness: Readiness) -> dict[str, Any]:
         "busy": sum(p.busy for p in pools),
         "pid": os.getpid(),
     }
+
+
+def _warn_if_readable(settings: Settings) -> None:
+    """Warn when the data folder, admin token or secret key can be read by other users of the machine."""
+    for path, mode in (
+        (settings.data_dir, 0o700),
+        (settings.admin_token_path, 0o600),
+        (settings.secret_key_path, 0o600),
+    ):
+        try:
+            actual = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if actual & 0o077:
+            log.warning(
+                "%s is mode %s: other users of this machine can reach it; run chmod %s %s",
+                path,
+                oct(actual),
+                oct(mode)[2:],
+                path,
+            )
 
 
 def _import_check(supervisor: Supervisor, loop: asyncio.AbstractEventLoop) -> ImportCheck:

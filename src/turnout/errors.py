@@ -15,6 +15,7 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── InvalidSchedule          400 InvalidScheduleExpression
     │   ├── HandlerNotFound          400 Function.HandlerNotFound
     │   ├── FunctionImportFailed     400 Function.ImportError
+    │   ├── InsecureSettings         400 InsecureSettings
     │   └── BundleTooLarge           413 BundleTooLarge
     ├── Unauthorized                 401 Unauthorized
     ├── Forbidden                    403 Forbidden
@@ -39,6 +40,7 @@ Messages are for people: they say what was wrong and what to do.
     ├── RequestTooLarge              413 RequestTooLarge
     ├── Throttled                    429 Throttled
     ├── BlobCorrupted                500 BlobCorrupted
+    ├── SecretKeyInvalid             500 SecretKeyInvalid
     └── StoreUnavailable             503 StoreUnavailable
 """
 
@@ -250,3 +252,16 @@ class EventConfigNotFound(NotFound):
     """No async invocation config for that function qualifier."""
 
     code = "EventConfigNotFound"
+
+
+class InsecureSettings(InvalidInput):
+    """Settings that would let anyone on the network in (``turnout serve`` refuses to start with them)."""
+
+    code = "InsecureSettings"
+
+
+class SecretKeyInvalid(TurnoutError):
+    """The secret key is missing, unreadable, or not the one the store's secrets were sealed with."""
+
+    code = "SecretKeyInvalid"
+    status = 500

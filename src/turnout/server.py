@@ -21,6 +21,7 @@ def serve(settings: Settings) -> None:
     )
     if settings.log_level != "debug":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings.check_exposure()
     app = create_app(settings)
     config = uvicorn.Config(
         RouteDoor(app),

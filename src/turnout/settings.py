@@ -10,13 +10,14 @@ Settings are read from an injected environ (``TURNOUT_<NAME>``), never at import
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from turnout.errors import InvalidInput
+from turnout.errors import InsecureSettings, InvalidInput
 
 ENV_PREFIX = "TURNOUT_"
 MiB = 1024 * 1024
@@ -141,6 +142,16 @@ class Settings:
         "Lambda-compatible API: 'any' accepts any well-formed SigV4 signature; 'token' needs a Turnout API "
         "token as the access key id.",
     )
+    secret_key_file: str = _setting(
+        "",
+        "File holding the key that seals secret environment values (base64 of 32 bytes, mode 0600); empty: "
+        "DATA_DIR/secret-key, generated at first start. Every node of a cluster needs the same key.",
+    )
+    allow_open_network: bool = _setting(
+        False,
+        "I know: allow LAMBDA_AUTH=any and METRICS_PUBLIC=1 while listening on a non-loopback address "
+        "(1/0); without it `turnout serve` refuses to start so.",
+    )
     public_url: str = _setting(
         "", "Base URL clients reach this server at, used in function URLs; empty: http://HOST:PORT."
     )
@@ -157,6 +168,41 @@ class Settings:
                 values[f.name] = _convert(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def on_loopback(self) -> bool:
+        """The server listens where only this machine can reach it (127.0.0.0/8, ::1, localhost)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    def check_exposure(self) -> None:
+        """Refuse to listen on the network with a door anyone can walk through, unless told "I know".
+
+        ``TURNOUT_LAMBDA_AUTH=any`` lets any caller deploy code through the Lambda API, and
+        ``TURNOUT_METRICS_PUBLIC=1`` shows every function's traffic: fine on loopback only.
+        """
+        if self.on_loopback or self.allow_open_network:
+            return
+        problems = []
+        if self.lambda_auth == "any":
+            problems.append(
+                "TURNOUT_LAMBDA_AUTH=any lets anyone who reaches it deploy and run code through the "
+                "Lambda-compatible API: set TURNOUT_LAMBDA_AUTH=token (clients then send a Turnout API "
+                "token as their AWS access key id)"
+            )
+        if self.metrics_public:
+            problems.append("TURNOUT_METRICS_PUBLIC=1 shows /metrics to anyone: unset it (send a read token)")
+        if problems:
+            raise InsecureSettings(
+                f"refusing to listen on {self.host}, which is reachable from other machines: "
+                + "; ".join(problems)
+                + ". Listen on 127.0.0.1, or set TURNOUT_ALLOW_OPEN_NETWORK=1 if the network is trusted.",
+                host=self.host,
+            )
 
     @property
     def resolved_database_url(self) -> str:
@@ -182,6 +228,10 @@ class Settings:
             return self.base_url
         host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret-key"
 
     @property
     def blob_dir(self) -> Path:

@@ -128,7 +128,13 @@ class Cluster:
         server = Server(
             self.root / name / "data",
             database_url=database_url or self.database_url,
-            extra_env={**NODE_ENV, "TURNOUT_NODE_NAME": name, **env},
+            # every node of a cluster has the same secret key (docs/security.md): here, one file for all
+            extra_env={
+                **NODE_ENV,
+                "TURNOUT_NODE_NAME": name,
+                "TURNOUT_SECRET_KEY_FILE": str(self.root / "secret-key"),
+                **env,
+            },
         )
         self.nodes.append(server)
         import os

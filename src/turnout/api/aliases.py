@@ -71,7 +71,8 @@ def get_alias(
         principal.require("admin")
     found = svc.aliases.get(name, alias)
     response.headers["ETag"] = f'"{found.revision_id}"'
-    return {**views.alias_json(name, found, reveal), "triggers": triggers_json(svc, name, alias)}
+    opener = svc.secrets.reveal if reveal else None
+    return {**views.alias_json(name, found, opener), "triggers": triggers_json(svc, name, alias)}
 
 
 @router.delete("/aliases/{alias}", status_code=204)

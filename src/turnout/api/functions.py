@@ -18,10 +18,12 @@ from turnout.services.tokens import Principal
 router = APIRouter(prefix="/v1/functions", tags=["functions"])
 
 
-def _reveal(reveal: bool, principal: Principal) -> bool:
-    if reveal:
-        principal.require("admin")
-    return reveal
+def _reveal(reveal: bool, principal: Principal, svc: Services) -> views.Reveal | None:
+    """The opener of sealed secrets when an admin asks for ``?reveal=true``; None otherwise."""
+    if not reveal:
+        return None
+    principal.require("admin")
+    return svc.secrets.reveal
 
 
 @router.get("")
@@ -70,7 +72,7 @@ def describe_function(
     principal: Reader,
     reveal: bool = False,
 ) -> dict[str, Any]:
-    show = _reveal(reveal, principal)
+    show = _reveal(reveal, principal, svc)
     described = svc.functions.describe(name)
     response.headers["ETag"] = f'"{described.function.revision_id}"'
     return {
@@ -130,7 +132,7 @@ def get_version(
     principal: Reader,
     reveal: bool = False,
 ) -> dict[str, Any]:
-    shown = views.version_json(name, svc.versions.get(name, number), _reveal(reveal, principal))
+    shown = views.version_json(name, svc.versions.get(name, number), _reveal(reveal, principal, svc))
     return {**shown, "triggers": triggers_json(svc, name, str(number))}
 
 

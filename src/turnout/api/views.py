@@ -1,7 +1,12 @@
-"""Domain objects as JSON. Secrets are masked unless an admin asks to reveal them."""
+"""Domain objects as JSON. Secrets are masked unless an admin asks to reveal them.
+
+``reveal`` is the opener of sealed values (``SecretService.reveal``), given only for an admin's
+``?reveal=true``; without it every secret or sealed value shows as ``****``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -11,14 +16,15 @@ from turnout.domain.config import FunctionConfig
 from turnout.domain.diff import SnapshotDiff
 from turnout.domain.function import Function, Version
 from turnout.domain.routing import Routing, bp_to_percent
-from turnout.domain.secrets import is_secret, mask
+from turnout.domain.secrets import mask
 from turnout.services.versions import GcReport
 
+Reveal = Callable[[Mapping[str, str]], dict[str, str]]
 
-def config_json(config: FunctionConfig, reveal: bool = False) -> dict[str, Any]:
+
+def config_json(config: FunctionConfig, reveal: Reveal | None = None) -> dict[str, Any]:
     data = config.to_json()
-    if not reveal:
-        data["environment"] = mask(config.environment)
+    data["environment"] = mask(config.environment) if reveal is None else reveal(config.environment)
     return data
 
 
@@ -29,7 +35,7 @@ def routing_json(routing: Routing) -> list[dict[str, Any]]:
     ]
 
 
-def function_json(fn: Function, reveal: bool = False) -> dict[str, Any]:
+def function_json(fn: Function, reveal: Reveal | None = None) -> dict[str, Any]:
     return {
         "name": fn.name,
         "revision_id": fn.revision_id,
@@ -43,7 +49,7 @@ def function_json(fn: Function, reveal: bool = False) -> dict[str, Any]:
     }
 
 
-def version_json(name: str, v: Version, reveal: bool = False) -> dict[str, Any]:
+def version_json(name: str, v: Version, reveal: Reveal | None = None) -> dict[str, Any]:
     return {
         "function": name,
         "version": v.number,
@@ -59,10 +65,8 @@ def version_json(name: str, v: Version, reveal: bool = False) -> dict[str, Any]:
     }
 
 
-def alias_json(name: str, a: Alias, reveal: bool = False) -> dict[str, Any]:
-    settings = dict(a.settings)
-    if not reveal:
-        settings = {k: ("****" if is_secret(k, a.secret_keys) else v) for k, v in settings.items()}
+def alias_json(name: str, a: Alias, reveal: Reveal | None = None) -> dict[str, Any]:
+    settings = mask(a.settings, a.secret_keys) if reveal is None else reveal(a.settings)
     return {
         "function": name,
         "name": a.name,

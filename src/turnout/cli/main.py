@@ -23,6 +23,7 @@ from turnout.cli import (
     rollout,
     routes,
     schedules,
+    secrets,
     server,
     tokens,
 )
@@ -68,6 +69,7 @@ aliases.register(app)
 rollout.register(app)
 functions.register_cleanup(app)
 tokens.register(app)
+secrets.register(app)
 routes.register(app)
 schedules.register(app)
 dlq.register(app)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from turnout.domain.names import check_env_key, check_handler
+from turnout.domain.secrets import comparable, plain_size
 from turnout.errors import InvalidInput
 
 _RUNTIME = re.compile(r"python3\.\d{1,2}")
@@ -83,10 +84,14 @@ class FunctionConfig:
 def fingerprint(bundle_sha256: str, config: FunctionConfig, dependencies: tuple[str, ...]) -> str:
     """The identity of a publishable snapshot: equal fingerprints mean nothing changed.
 
-    Every field counts, so a configuration-only change (an env var, the timeout) is a new version.
+    Every field counts, so a configuration-only change (an env var, the timeout) is a new version. A
+    sealed secret counts by its digest (an HMAC of the plain value): a changed secret changes the
+    fingerprint, and the fingerprint reveals nothing about it.
     """
+    data = config.to_json()
+    data["environment"] = {k: comparable(v) for k, v in config.environment.items()}
     canonical = json.dumps(
-        {"bundle": bundle_sha256, "config": config.to_json(), "dependencies": list(dependencies)},
+        {"bundle": bundle_sha256, "config": data, "dependencies": list(dependencies)},
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -105,6 +110,6 @@ def _check_environment(environment: Mapping[str, str]) -> None:
         check_env_key(key)
         if not isinstance(value, str):
             raise InvalidInput(f"environment variable {key!r} must be a string, got {value!r}")
-        size += len(key.encode()) + len(value.encode())
+        size += len(key.encode()) + plain_size(value)
     if size > ENVIRONMENT_MAX_BYTES:
         raise InvalidInput(f"environment variables take {size} bytes; the limit is {ENVIRONMENT_MAX_BYTES}")

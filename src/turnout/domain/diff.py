@@ -11,7 +11,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from turnout.domain.config import FunctionConfig
-from turnout.domain.secrets import MASK, is_secret
+from turnout.domain.secrets import MASK, comparable, is_sealed, is_secret
 
 TEXT_DIFF_MAX_BYTES = 512 * 1024
 
@@ -112,9 +112,9 @@ def diff_environment(
     changes = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
-        if old == new:
+        if (None if old is None else comparable(old)) == (None if new is None else comparable(new)):
             continue
-        if is_secret(key, declared):
+        if is_secret(key, declared) or any(v is not None and is_sealed(v) for v in (old, new)):
             old = None if old is None else MASK
             new = None if new is None else MASK + " (changed)" if old is not None else MASK
         changes.append(ValueChange(key, old, new))

@@ -18,7 +18,8 @@ from typing import Any
 from turnout.build.layer import LayerBuilder
 from turnout.domain.config import FunctionConfig
 from turnout.domain.names import LATEST
-from turnout.errors import Throttled
+from turnout.domain.secrets import is_sealed
+from turnout.errors import SecretKeyInvalid, Throttled
 from turnout.runtime.code import CodeCache
 from turnout.runtime.forkserver import ForkServer, start_zygote
 from turnout.runtime.pool import FunctionInitFailed, Pool, PoolKey
@@ -93,6 +94,9 @@ class Supervisor:
         # a function's own limit (reserved concurrency) or None: the composition root wires it to the
         # routing table, which every invocation has just read (so it is never stale by more than a change)
         self.reserved: Callable[[str], int | None] = lambda function: None
+        # opens sealed secrets into plain values (the composition root wires the keyring): the one place
+        # a worker's environment is built is the one place secrets are decrypted
+        self.unseal: Callable[[Mapping[str, str]], dict[str, str]] = _refuse_sealed
         self._zygote: ForkServer | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._warming: dict[PoolKey, asyncio.Task[None]] = {}
@@ -253,8 +257,8 @@ class Supervisor:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{target.function}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            **config.environment,
-            **target.settings,
+            **self.unseal(config.environment),
+            **self.unseal(target.settings),
         }
         return {
             "code_dir": str(code_dir),
@@ -333,3 +337,11 @@ def function_error(header: dict[str, Any]) -> dict[str, Any]:
 
 def _failure(code: str, message: str) -> dict[str, Any]:
     return {"kind": "error", "code": code, "type": code.split(".")[-1], "message": message, "trace": []}
+
+
+def _refuse_sealed(environment: Mapping[str, str]) -> dict[str, str]:
+    """Without a keyring, a sealed value is refused rather than handed to a function as garbage."""
+    sealed = [key for key, value in environment.items() if is_sealed(value)]
+    if sealed:
+        raise SecretKeyInvalid(f"no secret key to open {', '.join(sealed)}")
+    return dict(environment)

@@ -16,6 +16,7 @@ from turnout.services.queue import EventQueue
 from turnout.services.rollouts import RolloutService
 from turnout.services.routes import RouteService
 from turnout.services.schedules import ScheduleService
+from turnout.services.secrets import SecretService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import VersionService
 
@@ -36,3 +37,4 @@ class Services:
     schedules: ScheduleService
     queue: EventQueue
     event_configs: EventConfigService
+    secrets: SecretService

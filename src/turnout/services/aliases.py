@@ -15,6 +15,7 @@ from turnout.domain.gates import Metrics
 from turnout.domain.names import check_alias_name, check_env_key
 from turnout.domain.routing import Routing
 from turnout.errors import AliasInUse, AliasNotFound, InvalidInput, RolloutInProgress, VersionNotFound
+from turnout.keyring import Keyring
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
 from turnout.store import Store, Tx
@@ -41,8 +42,10 @@ def load_alias(tx: Tx, function: Function, name: str) -> Alias:
 
 
 class AliasService:
-    def __init__(self, store: Store, clock: Clock, changes: ChangeFeed | None = None) -> None:
-        self.store, self.clock = store, clock
+    def __init__(
+        self, store: Store, clock: Clock, keyring: Keyring, changes: ChangeFeed | None = None
+    ) -> None:
+        self.store, self.clock, self.keyring = store, clock, keyring
         self.changes = changes or ChangeFeed()
 
     def put(
@@ -77,6 +80,8 @@ class AliasService:
                 settings=current.settings if changes.settings is None else dict(changes.settings),
                 secret_keys=current.secret_keys if changes.secret_keys is None else changes.secret_keys,
             )
+            sealed = self.keyring.seal_environment(updated.settings, updated.secret_keys, current.settings)
+            updated = replace(updated, settings=sealed)
             if not created and updated == current:
                 return current, False
             if not created and updated.routing != current.routing:

@@ -13,6 +13,7 @@ from turnout.domain.config import FunctionConfig
 from turnout.domain.function import Function
 from turnout.domain.names import check_function_name
 from turnout.errors import BundleNotFound, FunctionNotFound, InvalidInput, PreconditionFailed
+from turnout.keyring import Keyring
 from turnout.services.changes import ChangeFeed
 from turnout.store import Store, Tx
 
@@ -59,8 +60,10 @@ def check_revision(kind: str, expected: str | None, actual: str | None) -> None:
 
 
 class FunctionService:
-    def __init__(self, store: Store, clock: Clock, changes: ChangeFeed | None = None) -> None:
-        self.store, self.clock = store, clock
+    def __init__(
+        self, store: Store, clock: Clock, keyring: Keyring, changes: ChangeFeed | None = None
+    ) -> None:
+        self.store, self.clock, self.keyring = store, clock, keyring
         self.changes = changes or ChangeFeed()
 
     def put_draft(
@@ -90,7 +93,7 @@ class FunctionService:
             )
         config = FunctionConfig(handler=changes.handler).with_changes(
             description=changes.description,
-            environment=changes.environment,
+            environment=self._sealed(changes.environment, {}),
             timeout=changes.timeout,
             memory=changes.memory,
             idempotent=changes.idempotent,
@@ -105,7 +108,7 @@ class FunctionService:
         config = current.config.with_changes(
             handler=changes.handler,
             description=changes.description,
-            environment=changes.environment,
+            environment=self._sealed(changes.environment, current.config.environment),
             timeout=changes.timeout,
             memory=changes.memory,
             idempotent=changes.idempotent,
@@ -118,6 +121,15 @@ class FunctionService:
         revision_id, now = str(uuid.uuid4()), self.clock()
         tx.functions.update_draft(current.id, config, sha256, manifest.dependencies, revision_id, now)
         return load_function(tx, current.name)
+
+    def _sealed(
+        self, environment: Mapping[str, str] | None, previous: Mapping[str, str]
+    ) -> dict[str, str] | None:
+        """The environment to store: checked as sent (names, size), then with its secrets sealed."""
+        if environment is None:
+            return None
+        FunctionConfig(handler="app.handler", environment=environment)  # validates the plain values
+        return self.keyring.seal_environment(environment, previous=previous)
 
     def describe(self, name: str) -> Description:
         """The function with its version count, newest version and aliases, read in one transaction."""

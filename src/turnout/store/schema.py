@@ -371,3 +371,14 @@ window_buckets = Table(
     Column("data", JSON, nullable=False),
     Index("ix_window_buckets_function_second", "function", "second"),
 )
+
+# Secrets at rest (``turnout.keyring``): one row (id 1). ``check_value`` is the store's digest key sealed
+# under the secret key: a key that cannot open it is the wrong key, and the server refuses to start.
+keyring = Table(
+    "keyring",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("check_value", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("rotated_at", Timestamp, nullable=True),
+)

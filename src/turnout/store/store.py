@@ -18,6 +18,7 @@ from turnout.store.event_configs import EventConfigRows
 from turnout.store.events import EventRows
 from turnout.store.function_urls import FunctionUrlRows
 from turnout.store.functions import FunctionRows
+from turnout.store.keyring import KeyringRows
 from turnout.store.nodes import NodeRows
 from turnout.store.provisioned import ProvisionedRows
 from turnout.store.rollouts import RolloutRows
@@ -47,6 +48,7 @@ class Tx:
         self.event_configs = EventConfigRows(conn)
         self.routes = RouteRows(conn)
         self.schedules = ScheduleRows(conn)
+        self.keyring = KeyringRows(conn)
         self.changes = ChangeRows(conn)
         self.nodes = NodeRows(conn)
         self.announced: Announced = []
