@@ -68,4 +68,5 @@ class NodeRows:
 def _record(row: Any) -> NodeRecord:
     stopped = None if row.stopped_at is None else utc(row.stopped_at)
     info = dict(row.info or {})
-    return NodeRecord(row.name, row.address, row.version, utc(row.started_at), utc(row.seen_at), stopped, info)
+    started, seen = utc(row.started_at), utc(row.seen_at)
+    return NodeRecord(row.name, row.address, row.version, started, seen, stopped, info)
