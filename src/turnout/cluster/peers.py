@@ -138,7 +138,7 @@ class ClusterLogs:
         except httpx.TimeoutException:
             return self._missing(peer, f"did not answer within {self.timeout_s:g} s")
         except httpx.HTTPError as exc:
-            return self._missing(peer, f"unreachable ({type(exc).__name__})")
+            return self._missing(peer, f"is unreachable ({type(exc).__name__})")
         if response.status_code != 200:
             return self._missing(peer, f"answered {response.status_code}: {_code(response)}")
         try:
