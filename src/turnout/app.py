@@ -35,6 +35,7 @@ from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
 from turnout.cluster.feed import ClusterFeed
 from turnout.cluster.nodes import Identity, Membership
+from turnout.cluster.peers import ClusterLogs
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.dispatcher import Dispatcher
@@ -191,7 +192,10 @@ def create_app(
         settings.invoke_max_response_bytes,
     )
     logs = LogSink(settings.logs_dir, settings.log_max_bytes)
-    metrics = Metrics(lambda: supervisor.in_flight, lambda: logs.dropped)
+    cluster_logs = ClusterLogs(
+        logs, settings.node, membership.peers, settings.peer_timeout_ms / 1000, lambda: clock().timestamp()
+    )
+    metrics = Metrics(settings.node, lambda: supervisor.in_flight, lambda: logs.dropped)
     windows = Windows()
     mirror = Mirror(gateway, windows)
     gateway.observers += [logs, metrics.observe, windows.observe, mirror.observe]
@@ -260,6 +264,7 @@ def create_app(
         await mirror.close()
         services.versions.import_check = None
         await supervisor.stop()
+        await cluster_logs.close()
         logs.close()
         store.close()
 
@@ -272,7 +277,7 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.state.gateway = gateway
-    app.state.logs, app.state.metrics = logs, metrics
+    app.state.logs, app.state.metrics, app.state.cluster_logs = logs, metrics, cluster_logs
     app.state.controller = controller
     app.state.readiness, app.state.membership, app.state.feed = readiness, membership, feed
     app.state.scheduler, app.state.dispatcher = scheduler, dispatcher

@@ -93,6 +93,11 @@ class Settings:
         "URL other nodes reach this node at (they ask it for its logs); empty: PUBLIC_URL, else "
         "http://HOST:PORT (with this machine's host name when HOST is 0.0.0.0 or ::).",
     )
+    peer_timeout_ms: int = _setting(
+        2000,
+        "How long a node waits for each peer's logs when it answers GET /v1/functions/{fn}/logs (ms); a "
+        "peer slower than this is listed in `missing_nodes` instead.",
+    )
     node_heartbeat_s: int = _setting(2, "How often a node writes its heartbeat to the nodes table (s).")
     node_dead_after_s: int = _setting(
         10,

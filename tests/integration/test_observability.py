@@ -91,10 +91,19 @@ def value(found: Samples, name: str, **labels: str) -> float:
 
 
 def scrape(client: httpx.Client) -> Samples:
+    """The server's metrics; every Turnout series must carry the `node` label (the node's name), which
+    is then left out so tests name only the labels they are about."""
+    node = client.get("/v1/health").json()["node"]
     response = client.get("/metrics")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
-    return samples(response.text)
+    found: Samples = {}
+    for (name, labels), number in samples(response.text).items():
+        if name.startswith("turnout_"):
+            assert dict(labels).get("node") == node, (name, labels)
+            labels = frozenset((k, v) for k, v in labels if k != "node")
+        found[(name, labels)] = number
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- logs
@@ -138,6 +147,9 @@ def test_each_invocation_is_logged_with_its_request_id_version_and_text(
     assert ["init_ms" in r for r in page["records"]] == colds
     assert colds[0] and colds[1] and not colds[2]  # each version's first invocation was a cold start
     assert ada["time"] <= bob["time"] <= cy["time"] and ada["time"].endswith("Z")
+    here = api.get("/v1/health").json()["node"]  # one node: its name on each record, nothing missing
+    assert {r["node"] for r in page["records"]} == {here}
+    assert (page["nodes"], page["missing_nodes"]) == ([here], [])
 
 
 def test_logs_filter_by_version_request_id_since_and_limit(
@@ -172,6 +184,9 @@ def test_the_after_cursor_gives_only_newer_records(api: httpx.Client) -> None:
     assert ids(step) == newer[:1]
     assert ids(logs(api, name, after=step["next"])) == newer[1:]
     assert ids(logs(api, name, after=0)) == ids(logs(api, name))  # from the start
+    for bad in ("not-a-cursor", "-1"):
+        refused = api.get(f"/v1/functions/{name}/logs", params={"after": bad})
+        assert (refused.status_code, error_code(refused)) == (400, "InvalidParameterValue")
 
 
 def test_logs_of_an_unknown_function_are_404(api: httpx.Client) -> None:

@@ -1,16 +1,19 @@
-"""``GET /metrics`` (Prometheus text format) and ``GET /v1/functions/{name}/logs`` (invocation logs)."""
+"""``GET /metrics`` (Prometheus text format, this node's) and ``GET /v1/functions/{name}/logs`` (invocation
+logs of every node, read through ``cluster/peers.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from turnout.api.deps import Reader, ServicesDep
+from turnout.cluster.peers import ClusterLogs, LogQuery
 from turnout.domain.names import LATEST
 from turnout.errors import InvalidInput
-from turnout.gateway.logs import LogSink, parse_since
+from turnout.gateway.logs import parse_since
 from turnout.gateway.metrics import CONTENT_TYPE, Metrics
 from turnout.services.tokens import TokenService
 
@@ -37,12 +40,15 @@ async def metrics(request: Request) -> Response:
 
 @router.get(
     "/v1/functions/{name}/logs",
-    summary="A function's invocation logs",
-    description="Each invocation's captured stdout, stderr and `logging` output, oldest first. Without "
-    "`after`: the newest `limit` records; with `after` (the `next` of an earlier answer): the records "
-    "written since, so polling with it follows the log.",
+    summary="A function's invocation logs, from every node",
+    description="Each invocation's captured stdout, stderr and `logging` output, oldest first, from every "
+    "live node merged by time; each record names the `node` that ran it. Without `after`: the newest "
+    "`limit` records; with `after` (the `next` of an earlier answer, an opaque cursor): the records "
+    "written since, so polling with it follows the log. Nodes that did not answer are listed in "
+    "`missing_nodes`. `local=1` answers this node's records only, with its own numeric position as "
+    "`next` (what nodes ask each other).",
 )
-def function_logs(
+async def function_logs(
     name: str,
     request: Request,
     svc: ServicesDep,
@@ -52,19 +58,17 @@ def function_logs(
     since: Annotated[
         str | None, Query(description="an ISO 8601 time, or an age: seconds, or 30s, 10m, 2h, 1d")
     ] = None,
-    after: Annotated[int | None, Query(ge=0, description="a cursor: the `next` of an earlier answer")] = None,
+    after: Annotated[
+        str | None, Query(max_length=65536, description="a cursor: the `next` of an earlier answer")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    local: Annotated[bool, Query(description="only this node's records (nodes ask each other so)")] = False,
 ) -> dict[str, Any]:
     if version is not None and version != LATEST and not _VERSION.fullmatch(version):
         raise InvalidInput(f"version must be a version number or {LATEST}, not {version!r}")
-    svc.functions.get(name)  # FunctionNotFound (404) for a function that does not exist
-    sink: LogSink = request.app.state.logs
-    page = sink.read(
-        name,
-        version=version,
-        request_id=request_id,
-        since=None if since is None else parse_since(since),
-        after=after,
-        limit=limit,
-    )
-    return {"records": page.records, "next": page.next}
+    query = LogQuery(version, request_id, None if since is None else parse_since(since), after, limit)
+    await asyncio.to_thread(svc.functions.get, name)  # FunctionNotFound (404): no such function
+    logs: ClusterLogs = request.app.state.cluster_logs
+    if local:
+        return await logs.local(name, query)
+    return await logs.read(name, query, request.headers.get("authorization"))

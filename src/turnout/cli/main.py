@@ -19,6 +19,7 @@ from turnout.cli import (
     functions,
     invoke,
     logs,
+    nodes,
     provision,
     rollout,
     routes,
@@ -64,6 +65,7 @@ functions.register(app)
 diff.register(app)
 invoke.register(app)
 logs.register(app)
+nodes.register(app)
 provision.register(app)
 aliases.register(app)
 rollout.register(app)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -82,10 +82,15 @@ def parse_since(text: str, now: float | None = None) -> str:
 
 @dataclass(frozen=True)
 class Page:
-    """Records oldest-first, and the cursor to ask for what comes after them."""
+    """Records oldest-first, and the cursor to ask for what comes after them.
+
+    ``positions`` (forward reads only) holds, for each record, the cursor just after it: a reader that
+    keeps only the first records of a page (a merge across nodes) goes on from there.
+    """
 
     records: list[dict[str, Any]]
     next: int
+    positions: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -340,6 +345,7 @@ def _forward(segments: list[_Segment], wanted: _Filter, after: int, limit: int) 
     end = segments[-1].base + _complete(segments[-1])
     cursor = oldest if after < oldest or after > end else after
     found: list[dict[str, Any]] = []
+    positions: list[int] = []
     for segment in segments:
         if cursor >= segment.end:
             continue
@@ -351,10 +357,11 @@ def _forward(segments: list[_Segment], wanted: _Filter, after: int, limit: int) 
             record = _parse(line)
             if record is not None and wanted.matches(record):
                 found.append(record)
+                positions.append(cursor)
                 if len(found) >= limit:
-                    return Page(found, cursor)
+                    return Page(found, cursor, positions)
         cursor = max(cursor, segment.base + _complete(segment))
-    return Page(found, cursor)
+    return Page(found, cursor, positions)
 
 
 # ---------------------------------------------------------------------------------------------- lines

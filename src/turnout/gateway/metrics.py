@@ -1,5 +1,8 @@
 """Prometheus metrics of invocations, per function and version, in a registry of the app's own.
 
+Metrics are per node: every ``turnout_*`` series carries a constant ``node`` label (this node's name), so
+series scraped from several nodes of a cluster never collide and sum across nodes with ``sum by``.
+
 :meth:`Metrics.observe` is a gateway observer: it runs on the event loop for every invocation, so it
 looks up its label children once per (function, version) and then only increments. Concurrent
 executions are read from the supervisor's live count when scraped.
@@ -44,7 +47,8 @@ class _Series:
 class _Live:
     """A collector of values read at scrape time: concurrent executions, dropped log records."""
 
-    def __init__(self, in_flight: InFlight, dropped_logs: Callable[[], int] | None) -> None:
+    def __init__(self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None) -> None:
+        self.node = node
         self.in_flight = in_flight
         self.dropped_logs = dropped_logs
 
@@ -52,25 +56,28 @@ class _Live:
         gauge = GaugeMetricFamily(
             "turnout_concurrent_executions",
             "Invocations of the function running now on this node.",
-            labels=["function"],
+            labels=["node", "function"],
         )
         for function, count in sorted(dict(self.in_flight()).items()):
-            gauge.add_metric([function], count)
+            gauge.add_metric([self.node, function], count)
         yield gauge
         if self.dropped_logs is not None:
-            yield CounterMetricFamily(
+            dropped = CounterMetricFamily(
                 "turnout_log_records_dropped",
                 "Invocation log records dropped because the log writer fell behind.",
-                value=self.dropped_logs(),
+                labels=["node"],
             )
+            dropped.add_metric([self.node], self.dropped_logs())
+            yield dropped
 
 
 class Metrics:
-    def __init__(self, in_flight: InFlight, dropped_logs: Callable[[], int] | None = None) -> None:
+    def __init__(self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None = None) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series: noise
+        self.node = node
         self.registry = CollectorRegistry()
         r = self.registry
-        fv = ["function", "version"]
+        fv = ["node", "function", "version"]
         self.invocations = Counter(
             "turnout_invocations",
             "Invocations that ran (or tried to), by outcome.",
@@ -100,12 +107,12 @@ class Metrics:
         self.throttles = Counter(
             "turnout_throttles", "Invocations refused at the function's concurrency limit.", fv, registry=r
         )
-        r.register(_Live(in_flight, dropped_logs))
+        r.register(_Live(node, in_flight, dropped_logs))
         ProcessCollector(registry=r)
         self._series: dict[tuple[str, str], _Series] = {}
 
     def __repr__(self) -> str:
-        return f"Metrics(series={len(self._series)})"
+        return f"Metrics(node={self.node!r}, series={len(self._series)})"
 
     def observe(self, record: Record) -> None:
         """A gateway observer: one invocation's outcome."""
@@ -118,7 +125,7 @@ class Metrics:
         else:
             series.failure.inc()
             code = outcome.error_code or "Function.Unhandled"
-            self.errors.labels(*key, code).inc()
+            self.errors.labels(self.node, *key, code).inc()
             if not ms and code == "Function.Timeout":
                 ms = record.target.config.timeout * 1000.0
         if ms > 0:
@@ -130,12 +137,12 @@ class Metrics:
     def forget(self, function: str) -> None:
         """Drop every series of a function (it was deleted: one made later under its name starts at 0)."""
         labelled = {
-            self.invocations: ("function", "version", "outcome"),
-            self.errors: ("function", "version", "code"),
-            self.duration: ("function", "version"),
-            self.cold_starts: ("function", "version"),
-            self.init_duration: ("function", "version"),
-            self.throttles: ("function", "version"),
+            self.invocations: ("node", "function", "version", "outcome"),
+            self.errors: ("node", "function", "version", "code"),
+            self.duration: ("node", "function", "version"),
+            self.cold_starts: ("node", "function", "version"),
+            self.init_duration: ("node", "function", "version"),
+            self.throttles: ("node", "function", "version"),
         }
         for metric, names in labelled.items():
             children = {
@@ -152,21 +159,22 @@ class Metrics:
     def failed(self, target: Target, error: TurnoutError) -> None:
         """A gateway failure observer: a platform error while running a resolved target."""
         if isinstance(error, Throttled):
-            self.throttles.labels(target.function, target.label).inc()
+            self.throttles.labels(self.node, target.function, target.label).inc()
             return
-        self.invocations.labels(target.function, target.label, "error").inc()
-        self.errors.labels(target.function, target.label, error.code).inc()
+        self.invocations.labels(self.node, target.function, target.label, "error").inc()
+        self.errors.labels(self.node, target.function, target.label, error.code).inc()
 
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
 
     def _add(self, key: tuple[str, str]) -> _Series:
+        labels = (self.node, *key)
         series = self._series[key] = _Series(
-            success=self.invocations.labels(*key, "success"),
-            failure=self.invocations.labels(*key, "error"),
-            duration=self.duration.labels(*key),
-            cold=self.cold_starts.labels(*key),
-            init=self.init_duration.labels(*key),
+            success=self.invocations.labels(*labels, "success"),
+            failure=self.invocations.labels(*labels, "error"),
+            duration=self.duration.labels(*labels),
+            cold=self.cold_starts.labels(*labels),
+            init=self.init_duration.labels(*labels),
         )
         return series
