@@ -3,6 +3,9 @@ cut one node off from PostgreSQL (as if the database were down for that node).""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import os
 import socket
 import threading
 import uuid
@@ -100,10 +103,8 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 
 
 def _close(s: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     s.close()
 
 
@@ -125,6 +126,10 @@ class Cluster:
     nodes: list[Server] = field(default_factory=list)
 
     def add(self, name: str, database_url: str | None = None, **env: str) -> Server:
+        key = self.root / "secret-key"
+        if not key.exists():  # made once, handed to every node, as an operator would (docs/security.md)
+            key.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
+            key.chmod(0o600)
         server = Server(
             self.root / name / "data",
             database_url=database_url or self.database_url,
@@ -137,7 +142,6 @@ class Cluster:
             },
         )
         self.nodes.append(server)
-        import os
         (self.root / "blobs").mkdir(exist_ok=True)
         server.data_dir.mkdir(parents=True, exist_ok=True)
         if not (server.data_dir / "blobs").exists():

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import signal
 import uuid
@@ -48,8 +50,11 @@ def database() -> Iterator[str]:
 @pytest.fixture
 def nodes(database: str, tmp_path: Path) -> Iterator[tuple[Server, Server, str]]:
     """Node n1 with function FN published (version 1), then node n2 on the same store."""
-    n1 = Server(tmp_path / "n1", database_url=database, extra_env={**CLUSTER, "TURNOUT_NODE_NAME": "n1"})
-    n2 = Server(tmp_path / "n2", database_url=database, extra_env={**CLUSTER, "TURNOUT_NODE_NAME": "n2"})
+    key = tmp_path / "secret-key"  # the one secret key every node of a cluster has (docs/security.md)
+    key.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode())
+    env = {**CLUSTER, "TURNOUT_SECRET_KEY_FILE": str(key)}
+    n1 = Server(tmp_path / "n1", database_url=database, extra_env={**env, "TURNOUT_NODE_NAME": "n1"})
+    n2 = Server(tmp_path / "n2", database_url=database, extra_env={**env, "TURNOUT_NODE_NAME": "n2"})
     try:
         n1.start(timeout=60)
         name = unique("spread")
