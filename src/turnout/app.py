@@ -32,6 +32,7 @@ from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
 from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
+from turnout.cluster.blobs import PostgresBlobStore
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.dispatcher import Dispatcher
@@ -126,7 +127,7 @@ def create_app(
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = store or open_store(settings.resolved_database_url)
-    blobs = blobs or FileBlobStore(settings.blob_dir)
+    blobs = blobs or _blob_store(settings, store, clock)
     layers = build_layers(settings)
     services = build_services(settings, store, blobs, clock, layers)
     services.tokens.ensure_admin(settings.admin_token_path)
@@ -250,6 +251,17 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def _blob_store(settings: Settings, store: Store, clock: Clock) -> BlobStore:
+    """Files under ``DATA_DIR/blobs`` on SQLite; on PostgreSQL, the store itself with that folder as this
+    node's cache, after copying in the bundles an older single-node install kept only in the folder."""
+    local = FileBlobStore(settings.blob_dir)
+    if store.dialect != "postgresql":
+        return local
+    shared = PostgresBlobStore(store, local, clock)
+    shared.copy_local_bundles()
+    return shared
 
 
 def _import_check(supervisor: Supervisor, loop: asyncio.AbstractEventLoop) -> ImportCheck:
