@@ -104,4 +104,5 @@ def test_a_node_that_cannot_build_the_layer_answers_a_clear_error_quickly(
             assert failed.status_code == 422, failed.text
             assert error_code(failed) == "DependencyResolutionFailed"
             message = failed.json()["error"]["message"]
+            assert message.startswith(f"version 1 of {name} cannot run on this node"), message
             assert "tinydep" in message, message
