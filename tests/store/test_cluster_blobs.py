@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 from tests.store.conftest import FakeClock, code
 from tests.store.pg import postgres_schema
 from tests.support import free_port, make_zip
-from turnout.app import build_services
+from turnout.app import build_services, create_app
 from turnout.blobs import FileBlobStore
 from turnout.cluster.blobs import PostgresBlobStore
 from turnout.errors import BlobCorrupted, BundleNotFound, StoreUnavailable
@@ -202,3 +203,27 @@ def test_gc_deletes_unused_blobs_from_the_store_and_keeps_used_ones(pg: Store, t
     assert {sha for sha, _ in shared.list()} == {used}
     assert not node(pg, tmp_path, "two").exists(stray)
     assert node(pg, tmp_path, "two").get(used) == make_zip(code(1))
+
+
+def test_a_node_starting_on_postgresql_copies_in_bundles_only_its_folder_holds(
+    pg: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(data_dir=tmp_path / "old")
+    old = build_services(settings, pg, FileBlobStore(settings.blob_dir), FakeClock())
+    sha = old.bundles.upload(make_zip(code(1))).sha256
+
+    with caplog.at_level(logging.INFO, logger="turnout.cluster.blobs"):
+        app = create_app(settings, store=pg)
+    assert isinstance(app.state.services.bundles.blobs, PostgresBlobStore)
+    assert f"copied 1 bundle(s) from {settings.blob_dir} into the store: {sha}" in caplog.messages
+    assert node(pg, tmp_path, "new").get(sha) == make_zip(code(1))
+
+
+def test_a_node_on_sqlite_keeps_bundles_in_its_folder(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    app = create_app(settings, store=open_store(f"sqlite:///{tmp_path / 'turnout.db'}"))
+    try:
+        blobs = app.state.services.bundles.blobs
+        assert isinstance(blobs, FileBlobStore) and blobs.root == settings.blob_dir
+    finally:
+        app.state.services.bundles.store.close()
