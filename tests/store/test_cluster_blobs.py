@@ -98,11 +98,18 @@ def test_a_blob_over_one_mib_is_kept_in_chunks_of_at_most_one_mib(pg: Store, tmp
     assert two.get(sha) == data
 
 
-def test_an_empty_blob_is_one_empty_chunk(pg: Store, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("size", "sizes"),
+    [(0, [0]), (CHUNK_BYTES, [CHUNK_BYTES]), (CHUNK_BYTES + 1, [CHUNK_BYTES, 1])],
+)
+def test_chunk_boundaries(pg: Store, tmp_path: Path, size: int, sizes: list[int]) -> None:
     one, two = node(pg, tmp_path, "one"), node(pg, tmp_path, "two")
-    sha = one.put(b"")
-    assert chunk_sizes(pg, sha) == [0]
-    assert two.get(sha) == b""
+    data = os.urandom(size)
+    sha = one.put(data)
+    assert chunk_sizes(pg, sha) == sizes
+    with pg.read() as tx:
+        assert tx.conn.execute(select(blobs.c.size, blobs.c.chunks)).one() == (size, len(sizes))
+    assert two.get(sha) == data
 
 
 def test_an_altered_chunk_is_detected_and_nothing_is_served_or_cached(pg: Store, tmp_path: Path) -> None:

@@ -37,8 +37,8 @@ class BlobRows:
 
         Two nodes adding the same blob at once: the second waits on the first's key, then writes nothing.
         """
-        pieces = split(data)
-        row = {"sha256": sha256, "size": len(data), "chunks": len(pieces), "created_at": now}
+        chunks = max(1, -(-len(data) // CHUNK_BYTES))  # what split() makes, without copying the bytes yet
+        row = {"sha256": sha256, "size": len(data), "chunks": chunks, "created_at": now}
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         added = self.conn.execute(
             dialect.insert(blobs).values(**row).on_conflict_do_nothing().returning(blobs.c.sha256)
@@ -47,7 +47,7 @@ class BlobRows:
             return False
         self.conn.execute(
             insert(blob_chunks),
-            [{"sha256": sha256, "seq": seq, "data": piece} for seq, piece in enumerate(pieces)],
+            [{"sha256": sha256, "seq": seq, "data": piece} for seq, piece in enumerate(split(data))],
         )
         return True
 
