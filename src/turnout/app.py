@@ -33,6 +33,7 @@ from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
 from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
+from turnout.cluster.blobs import PostgresBlobStore
 from turnout.cluster.feed import ClusterFeed
 from turnout.cluster.nodes import Identity, Membership
 from turnout.cluster.peers import ClusterLogs
@@ -141,7 +142,7 @@ def create_app(
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = store or open_store(settings.resolved_database_url)
-    blobs = blobs or FileBlobStore(settings.blob_dir)
+    blobs = blobs or _blob_store(settings, store, clock)
     layers = build_layers(settings)
     services = build_services(settings, store, blobs, clock, layers)
     services.secrets.seal_stored()  # plain-text secrets an upgrade left behind
@@ -352,6 +353,17 @@ def _warn_if_readable(settings: Settings) -> None:
                 oct(mode)[2:],
                 path,
             )
+
+
+def _blob_store(settings: Settings, store: Store, clock: Clock) -> BlobStore:
+    """Files under ``DATA_DIR/blobs`` on SQLite; on PostgreSQL, the store itself with that folder as this
+    node's cache, after copying in the bundles an older single-node install kept only in the folder."""
+    local = FileBlobStore(settings.blob_dir)
+    if store.dialect != "postgresql":
+        return local
+    shared = PostgresBlobStore(store, local, clock)
+    shared.copy_local_bundles()
+    return shared
 
 
 def _import_check(supervisor: Supervisor, loop: asyncio.AbstractEventLoop) -> ImportCheck:

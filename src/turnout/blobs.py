@@ -32,9 +32,7 @@ class FileBlobStore:
         return f"FileBlobStore({str(self.root)!r})"
 
     def _path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise BundleNotFound(f"{sha256!r} is not a sha256 hex digest")
-        return self.root / sha256[:2] / sha256
+        return self.root / sha256[:2] / check_sha256(sha256)
 
     def put(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()
@@ -83,6 +81,13 @@ class FileBlobStore:
         for path in self.root.glob("??/*"):
             if not path.name.startswith(".tmp-"):
                 yield path.name, now - path.stat().st_mtime
+
+
+def check_sha256(sha256: str) -> str:
+    """``sha256`` itself if it is a lowercase hex sha256 digest, else ``BundleNotFound``."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise BundleNotFound(f"{sha256!r} is not a sha256 hex digest")
+    return sha256
 
 
 def _fsync_dir(path: Path) -> None:

@@ -142,10 +142,6 @@ class Cluster:
             },
         )
         self.nodes.append(server)
-        (self.root / "blobs").mkdir(exist_ok=True)
-        server.data_dir.mkdir(parents=True, exist_ok=True)
-        if not (server.data_dir / "blobs").exists():
-            os.symlink(self.root / "blobs", server.data_dir / "blobs")  # TEMP until PG blobs
         return server
 
     def start(self, server: Server) -> Server:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import uuid
 from collections.abc import Iterator
@@ -61,9 +60,6 @@ def nodes(database: str, tmp_path: Path) -> Iterator[tuple[Server, Server, str]]
         with n1.client() as api:
             deploy(api, name, {"app.py": CHATTY})
             assert publish(api, name)["version"] == 1
-        # Bundles still live in each node's DATA_DIR/blobs (moving them into PostgreSQL is under way in
-        # another change): n2 gets n1's blobs so it can run the version n1 published.
-        shutil.copytree(n1.data_dir / "blobs", n2.data_dir / "blobs")
         n2.start(timeout=60)
         yield n1, n2, name
     finally:

@@ -9,6 +9,7 @@ every publish a client saw acknowledged is still there (or was removed by gc, ne
 from __future__ import annotations
 
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,8 @@ from sqlalchemy import func, select
 
 from tests.store.pg import postgres_schema
 from tests.support import HELLO, Server, make_wheelhouse, make_zip, wait_for
-from turnout.blobs import FileBlobStore
+from turnout.blobs import BlobStore, FileBlobStore
+from turnout.cluster.blobs import PostgresBlobStore
 from turnout.store import Store, open_store
 from turnout.store.schema import alias_routes, aliases, bundles, functions, versions
 
@@ -121,7 +123,7 @@ def _aliaser(server: Server, run: Run, worker: int) -> None:
                 time.sleep(0.25)
 
 
-def check_store(store: Store, blobs: FileBlobStore, acknowledged: dict[int, str]) -> None:
+def check_store(store: Store, blobs: BlobStore, acknowledged: dict[int, str]) -> None:
     """Every invariant the store promises, read straight from the database."""
     with store.read() as tx:
         conn = tx.conn
@@ -207,6 +209,14 @@ def running_threads(targets: list[Callable[[], None]], run: Run) -> Iterator[Non
         assert not any(t.is_alive() for t in threads), "a client thread hung"
 
 
+def blobs_of(server: Server, store: Store) -> BlobStore:
+    """Where the server keeps bundles: its folder on SQLite; on PostgreSQL the store itself, read through
+    an empty cache so every check reads the rows."""
+    if store.dialect != "postgresql":
+        return FileBlobStore(server.data_dir / "blobs")
+    return PostgresBlobStore(store, FileBlobStore(Path(tempfile.mkdtemp(dir=server.data_dir.parent))))
+
+
 def crash_repeatedly(server: Server, open_db: Callable[[], Store], seed: int) -> None:
     rng = random.Random(seed)
     wheels = make_wheelhouse(server.data_dir.parent / "wheels")
@@ -222,7 +232,6 @@ def crash_repeatedly(server: Server, open_db: Callable[[], Store], seed: int) ->
         assert api.put(f"/v1/functions/{FN}/aliases/canary", json={"version": 2}).status_code == 201
 
     run = Run()
-    blobs = FileBlobStore(server.data_dir / "blobs")
     workers: list[Callable[[], None]] = [
         *(lambda w=w: _publisher(server, run, w) for w in range(2)),
         *(lambda w=w: _aliaser(server, run, w) for w in range(2)),
@@ -236,7 +245,7 @@ def crash_repeatedly(server: Server, open_db: Callable[[], Store], seed: int) ->
             try:
                 with run.lock:
                     acknowledged = dict(run.acknowledged)
-                check_store(store, blobs, acknowledged)
+                check_store(store, blobs_of(server, store), acknowledged)
             finally:
                 store.close()
             server.start()
@@ -254,7 +263,7 @@ def crash_repeatedly(server: Server, open_db: Callable[[], Store], seed: int) ->
     server.stop()
     store = open_db()
     try:
-        check_store(store, blobs, run.acknowledged)
+        check_store(store, blobs_of(server, store), run.acknowledged)
     finally:
         store.close()
 

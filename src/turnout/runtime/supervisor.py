@@ -22,6 +22,7 @@ from turnout.domain.secrets import is_sealed
 from turnout.errors import SecretKeyInvalid, Throttled
 from turnout.runtime.code import CodeCache
 from turnout.runtime.forkserver import ForkServer, start_zygote
+from turnout.runtime.layers import NodeLayers
 from turnout.runtime.pool import FunctionInitFailed, Pool, PoolKey
 from turnout.runtime.worker import WorkerDied
 
@@ -89,6 +90,7 @@ class Supervisor:
         self.settings = settings
         self.code = code
         self.layers = layers
+        self._node_layers = NodeLayers(layers) if layers is not None else None
         self.pools: dict[PoolKey, Pool] = {}
         self.in_flight: Counter[str] = Counter()
         # a function's own limit (reserved concurrency) or None: the composition root wires it to the
@@ -275,8 +277,10 @@ class Supervisor:
     def _layer_dir(self, target: Target) -> Path | None:
         if target.layer_hash:
             path = self.settings.data_dir / "layers" / target.layer_hash
-            if not path.is_dir() and self.layers is not None and target.pinned:
-                built = self.layers.ensure(target.pinned)
+            if not path.is_dir() and self._node_layers is not None and target.pinned:
+                built = self._node_layers.ensure(
+                    target.pinned, f"version {target.label} of {target.function}"
+                )
                 return None if built is None else built.path
             return path
         if target.requirements and self.layers is not None:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from turnout.errors import Conflict, StoreUnavailable, TurnoutError
 from turnout.store.aliases import AliasRows
+from turnout.store.blob_rows import BlobRows
 from turnout.store.bundles import BundleRows
 from turnout.store.changes import ChangeRows
 from turnout.store.engine import IMMEDIATE, make_engine
@@ -40,6 +41,7 @@ class Tx:
         self.versions = VersionRows(conn)
         self.aliases = AliasRows(conn)
         self.bundles = BundleRows(conn)
+        self.blobs = BlobRows(conn)
         self.tokens = TokenRows(conn)
         self.provisioned = ProvisionedRows(conn)
         self.rollouts = RolloutRows(conn)
