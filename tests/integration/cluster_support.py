@@ -127,6 +127,7 @@ class Cluster:
 
     def add(self, name: str, database_url: str | None = None, **env: str) -> Server:
         key = self.root / "secret-key"
+        self.root.mkdir(parents=True, exist_ok=True)
         if not key.exists():  # made once, handed to every node, as an operator would (docs/security.md)
             key.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
             key.chmod(0o600)

@@ -245,13 +245,14 @@ def test_two_hundred_alias_flips_through_different_nodes_under_load(cluster: Clu
     threads = [threading.Thread(target=load, args=(i,), daemon=True) for i in range(3)]
     for thread in threads:
         thread.start()
-    acks: list[tuple[float, int]] = []
+    acks: list[tuple[float, float, int]] = []  # (asked, acknowledged, target)
     try:
         for i in range(200):
             target = 2 if i % 2 == 0 else 1
+            asked = time.monotonic()
             response = apis[i % 3].put(f"/v1/functions/{name}/aliases/prod", json={"version": target})
             assert response.status_code == 200, response.text
-            acks.append((time.monotonic(), target))
+            acks.append((asked, time.monotonic(), target))
             time.sleep(0.02)  # ~25 flips/s: each flip is in force long enough to be observed
     finally:
         stop.set()
@@ -260,11 +261,12 @@ def test_two_hundred_alias_flips_through_different_nodes_under_load(cluster: Clu
     assert failures == []
     # A request sent more than the goal after a flip was acknowledged, and before the next flip, must be
     # routed by it, on every node. The benchmark (benchmarks/cluster.py) measures the p99 itself.
-    goal = 0.25
+    goal = 0.1  # the benchmark holds p99 to 50 ms; here a margin for a busy CI machine
     stale = []
-    for (acked, target), (next_ack, _) in zip(acks, [*acks[1:], (float("inf"), 0)], strict=True):
+    # (until the next flip was asked for: a node may apply that one before it is acknowledged)
+    for (_, acked, target), (next_asked, _, _) in zip(acks, [*acks[1:], (float("inf"), 0, 0)], strict=True):
         for sent, _, node, version in seen:
-            if acked + goal <= sent and sent < next_ack and version != target:
+            if acked + goal <= sent < next_asked and version != target:
                 stale.append((node, round(sent - acked, 3)))
     assert stale == [], stale[:10]
     assert len(seen) > 300 and {node for _, _, node, _ in seen} == {0, 1, 2}

@@ -155,6 +155,9 @@ class Gateway:
             new = {(v, a.name) for a in after.aliases.values() for v in a.routing.versions}
             for version, alias in new - old:
                 target = after.target(version, alias)
+                pool = self.supervisor.pools.get(target.key)
+                if pool is not None and pool.size > 0:
+                    continue  # already warm: no trip through the event loop
                 future = asyncio.run_coroutine_threadsafe(self.supervisor.warm(target, 1), loop)
                 try:
                     future.result(timeout)

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, text
 
+from turnout.store.rows import utc
 from turnout.store.schema import changes
 
 CHANNEL = "turnout_changes"
@@ -27,6 +28,7 @@ class Change:
     topic: str
     key: str
     node: str
+    at: datetime
 
 
 class ChangeRows:
@@ -45,7 +47,7 @@ class ChangeRows:
 
     def after(self, seq: int, limit: int = 1000) -> builtins.list[Change]:
         query = select(changes).where(changes.c.seq > seq).order_by(changes.c.seq).limit(limit)
-        return [Change(r.seq, r.topic, r.key, r.node) for r in self.conn.execute(query)]
+        return [Change(r.seq, r.topic, r.key, r.node, utc(r.at)) for r in self.conn.execute(query)]
 
     def last(self) -> int:
         return int(self.conn.execute(select(func.coalesce(func.max(changes.c.seq), 0))).scalar_one())
