@@ -32,6 +32,7 @@ from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
 from turnout.build.layer import LayerBuilder
 from turnout.clock import Clock, utc_now
+from turnout.cluster.windows import MergedWindows, WindowPublisher
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.dispatcher import Dispatcher
@@ -160,16 +161,18 @@ def create_app(
     mirror = Mirror(gateway, windows)
     gateway.observers += [logs, metrics.observe, windows.observe, mirror.observe]
     gateway.failure_observers += [metrics.failed, windows.failed]
+    node = settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
+    publisher = _window_publisher(settings, store, windows, node)
     controller = RolloutController(
         services.rollouts,
         gateway,
-        windows,
+        publisher.merged if publisher is not None else windows,
         mirror,
         clock,
         ControllerSettings(
             tick_s=settings.rollout_tick_ms / 1000,
             lease_s=max(15.0, settings.rollout_tick_ms / 1000 * 5),
-            node=settings.node_name or f"{socket.gethostname()}-{os.getpid()}",
+            node=node,
         ),
     )
     services.rollouts.wake.append(controller.wake)
@@ -183,6 +186,8 @@ def create_app(
         logs.forget(name)
         metrics.forget(name)
         windows.forget(name)
+        if publisher is not None:
+            publisher.forget(name)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -200,6 +205,8 @@ def create_app(
         for name in await asyncio.to_thread(services.provisioning.function_names):
             await asyncio.to_thread(table.refresh, name)  # warms their provisioned workers
         services.versions.import_check = _import_check(supervisor, loop)
+        if publisher is not None:
+            publisher.start()
         controller.start()
         dispatcher.start()
         scheduler.start()
@@ -208,6 +215,8 @@ def create_app(
         await scheduler.stop()
         await dispatcher.stop()
         await controller.stop()
+        if publisher is not None:
+            await publisher.stop()
         await mirror.close()
         services.versions.import_check = None
         await supervisor.stop()
@@ -250,6 +259,16 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def _window_publisher(
+    settings: Settings, store: Store, windows: Windows, node: str
+) -> WindowPublisher | None:
+    """Cluster mode (PostgreSQL): share this node's rollout windows and judge every node's; one node
+    (SQLite) publishes nothing and its controller judges its own windows."""
+    if store.dialect != "postgresql":
+        return None
+    return WindowPublisher(store, MergedWindows(windows, node), interval_s=settings.window_publish_ms / 1000)
 
 
 def _import_check(supervisor: Supervisor, loop: asyncio.AbstractEventLoop) -> ImportCheck:

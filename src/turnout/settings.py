@@ -84,6 +84,11 @@ class Settings:
     node_name: str = _setting(
         "", "This node's name in rollout leases (one node's controller acts on a rollout); empty: host-pid."
     )
+    window_publish_ms: int = _setting(
+        250,
+        "Cluster mode (PostgreSQL): how often a node publishes its rollout window buckets and reads the "
+        "other nodes' ones (ms); gates judge every node's traffic this much (plus a tick) late.",
+    )
     schedule_tick_ms: int = _setting(200, "How often the scheduler looks for due schedule ticks (ms).")
     schedule_grace_ms: int = _setting(
         1500, "A schedule tick later than this fires as usual; later ones count as missed (see --missed)."

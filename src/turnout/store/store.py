@@ -23,6 +23,7 @@ from turnout.store.routes import RouteRows
 from turnout.store.schedules import ScheduleRows
 from turnout.store.tokens import TokenRows
 from turnout.store.versions import VersionRows
+from turnout.store.window_buckets import WindowBucketRows
 
 
 class Tx:
@@ -42,6 +43,7 @@ class Tx:
         self.event_configs = EventConfigRows(conn)
         self.routes = RouteRows(conn)
         self.schedules = ScheduleRows(conn)
+        self.window_buckets = WindowBucketRows(conn)
 
 
 class Store:
