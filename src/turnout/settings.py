@@ -123,6 +123,13 @@ class Settings:
     region: str = _setting("us-east-1", "Region shown in ARNs and AWS_REGION inside functions.")
     account_id: str = _setting("000000000000", "Account id shown in function and alias ARNs.")
 
+    def __post_init__(self) -> None:
+        if self.window_publish_ms < 10:
+            raise InvalidInput(
+                f"setting {ENV_PREFIX}WINDOW_PUBLISH_MS={self.window_publish_ms} is too small: it is how "
+                "often rollout windows are published to the store, at least 10 (ms)"
+            )
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Build settings from ``TURNOUT_*`` variables; ``overrides`` (e.g. CLI flags) win."""

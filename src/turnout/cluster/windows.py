@@ -221,6 +221,8 @@ class WindowPublisher:
         self, watched: dict[str, int], held: dict[str, dict[BucketKey, Stamp]]
     ) -> dict[str, tuple[dict[BucketKey, Stamp], list[BucketRow]]]:
         reads: dict[str, tuple[dict[BucketKey, Stamp], list[BucketRow]]] = {}
+        if not watched:
+            return reads
         with self.store.read() as tx:
             for function, since in watched.items():
                 stamps = tx.window_buckets.fingerprints(function, since, other_than=self.node)
