@@ -37,6 +37,7 @@ from turnout.cluster.blobs import PostgresBlobStore
 from turnout.cluster.feed import ClusterFeed
 from turnout.cluster.nodes import Identity, Membership
 from turnout.cluster.peers import ClusterLogs
+from turnout.cluster.windows import MergedWindows, WindowPublisher
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.dispatcher import Dispatcher
@@ -201,10 +202,12 @@ def create_app(
     mirror = Mirror(gateway, windows)
     gateway.observers += [logs, metrics.observe, windows.observe, mirror.observe]
     gateway.failure_observers += [metrics.failed, windows.failed]
+    node = settings.node
+    publisher = _window_publisher(settings, store, windows, node)
     controller = RolloutController(
         services.rollouts,
         gateway,
-        windows,
+        publisher.merged if publisher is not None else windows,
         mirror,
         clock,
         ControllerSettings(
@@ -224,6 +227,8 @@ def create_app(
         logs.forget(name)
         metrics.forget(name)
         windows.forget(name)
+        if publisher is not None:
+            publisher.forget(name)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -250,6 +255,8 @@ def create_app(
         readiness.loaded = True
         membership.start()
         services.versions.import_check = _import_check(supervisor, loop)
+        if publisher is not None:
+            publisher.start()
         controller.start()
         dispatcher.start()
         scheduler.start()
@@ -262,6 +269,8 @@ def create_app(
         await scheduler.stop()
         await dispatcher.stop()
         await controller.stop()
+        if publisher is not None:
+            await publisher.stop()
         await mirror.close()
         services.versions.import_check = None
         await supervisor.stop()
@@ -364,6 +373,14 @@ def _blob_store(settings: Settings, store: Store, clock: Clock) -> BlobStore:
     shared = PostgresBlobStore(store, local, clock)
     shared.copy_local_bundles()
     return shared
+def _window_publisher(
+    settings: Settings, store: Store, windows: Windows, node: str
+) -> WindowPublisher | None:
+    """Cluster mode (PostgreSQL): share this node's rollout windows and judge every node's; one node
+    (SQLite) publishes nothing and its controller judges its own windows."""
+    if store.dialect != "postgresql":
+        return None
+    return WindowPublisher(store, MergedWindows(windows, node), interval_s=settings.window_publish_ms / 1000)
 
 
 def _import_check(supervisor: Supervisor, loop: asyncio.AbstractEventLoop) -> ImportCheck:

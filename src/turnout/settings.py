@@ -119,6 +119,11 @@ class Settings:
         "On SIGTERM, how long the node keeps serving while GET /v1/ready answers 503 before it stops taking "
         "connections (s): set it to a few load-balancer probe intervals so no client meets a closed port.",
     )
+    window_publish_ms: int = _setting(
+        250,
+        "Cluster mode (PostgreSQL): how often a node publishes its rollout window buckets and reads the "
+        "other nodes' ones (ms); gates judge every node's traffic this much (plus a tick) late.",
+    )
     schedule_tick_ms: int = _setting(200, "How often the scheduler looks for due schedule ticks (ms).")
     schedule_grace_ms: int = _setting(
         1500, "A schedule tick later than this fires as usual; later ones count as missed (see --missed)."
@@ -162,6 +167,13 @@ class Settings:
     )
     region: str = _setting("us-east-1", "Region shown in ARNs and AWS_REGION inside functions.")
     account_id: str = _setting("000000000000", "Account id shown in function and alias ARNs.")
+
+    def __post_init__(self) -> None:
+        if self.window_publish_ms < 10:
+            raise InvalidInput(
+                f"setting {ENV_PREFIX}WINDOW_PUBLISH_MS={self.window_publish_ms} is too small: it is how "
+                "often rollout windows are published to the store, at least 10 (ms)"
+            )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

@@ -56,3 +56,9 @@ def test_layer_settings_and_folders() -> None:
     assert settings.layers_dir == Path("/srv/t/layers")
     assert settings.uv_cache_dir == Path("/srv/t/uv-cache")
     assert Settings().wheel_path is None
+
+
+def test_a_window_publish_interval_below_ten_milliseconds_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="TURNOUT_WINDOW_PUBLISH_MS=0"):
+        Settings.from_environ({"TURNOUT_WINDOW_PUBLISH_MS": "0"})
+    assert Settings.from_environ({"TURNOUT_WINDOW_PUBLISH_MS": "10"}).window_publish_ms == 10

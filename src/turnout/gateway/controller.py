@@ -10,7 +10,8 @@ the workers it had while the rollout runs, so a rollback is warm too. Hooks and 
 background tasks; a decision only sees their results once they have reported.
 
 A node ticks only the rollouts whose lease it holds (renewed every tick; another node takes over a
-rollout once its lease has run out), so with several nodes one controller acts on each rollout.
+rollout once its lease has run out), so with several nodes one controller acts on each rollout, judging
+the windows of every node (``turnout.cluster.windows.MergedWindows``); on one node, its own.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from turnout.domain.rollout import Action, Decision, State
 from turnout.errors import TurnoutError
 from turnout.gateway.invoke import Gateway, Invocation
 from turnout.gateway.shadow import Mirror, Mirroring
-from turnout.gateway.window import SHADOW, Windows
+from turnout.gateway.window import SHADOW, WindowView
 from turnout.runtime.pool import Pool
 from turnout.runtime.supervisor import Outcome
 from turnout.services.rollouts import RolloutService
@@ -58,7 +59,7 @@ class RolloutController:
         self,
         service: RolloutService,
         gateway: Gateway,
-        windows: Windows,
+        windows: WindowView,
         mirror: Mirror,
         clock: Clock,
         settings: ControllerSettings,

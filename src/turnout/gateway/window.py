@@ -6,8 +6,9 @@ invocations, errors by code and cold starts exactly, and keeps up to ``samples_p
 (reservoir sampling past that), so a window over any span answers with exact rates and latency
 percentiles from a bounded sample. Buckets older than ``keep_s`` are dropped as new ones arrive.
 
-The windows are this node's: the controller that judges a rollout sees the traffic of the node it runs on
-(see docs/rollouts.md).
+These windows are this node's own traffic, and the truth for it. With several nodes (PostgreSQL), the
+controller judges ``turnout.cluster.windows.MergedWindows`` instead: these buckets, live, plus the ones every
+other node publishes (docs/cluster.md). Both answer :class:`WindowView`, what the controller reads.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from turnout.domain.gates import Window
 from turnout.errors import Throttled, TurnoutError
@@ -27,8 +29,20 @@ from turnout.runtime.supervisor import Outcome, Target
 LIVE, SHADOW = "live", "shadow"
 
 
+class WindowView(Protocol):
+    """What the rollout controller reads: one node's windows, or every node's merged."""
+
+    def window(self, function: str, version: str, since: float, channel: str = LIVE) -> Window: ...
+
+    def comparisons(self, function: str, version: str, since: float) -> tuple[int, int]: ...
+
+    def rate(self, function: str, versions: list[str], span_s: float) -> tuple[float, float | None]: ...
+
+
 @dataclass
-class _Bucket:
+class Bucket:
+    """One second of one (function, version, channel): exact counts and a bounded sample of durations."""
+
     second: int
     invocations: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -48,7 +62,7 @@ class Windows:
         self.keep_s = keep_s
         self.samples = samples_per_second
         self.clock = clock
-        self._series: dict[tuple[str, str, str], deque[_Bucket]] = {}
+        self._series: dict[tuple[str, str, str], deque[Bucket]] = {}
         self._random = random.Random()
 
     def __repr__(self) -> str:
@@ -121,11 +135,19 @@ class Windows:
         observed = min(span_s, max(1.0, now - min(firsts))) if firsts else span_s
         return count / observed, max(p90s) if p90s else None
 
+    def series(self, function: str) -> dict[tuple[str, str], deque[Bucket]]:
+        """The function's buckets by (version, channel), oldest first (read them on the event loop)."""
+        return {(v, c): s for (f, v, c), s in self._series.items() if f == function}
+
+    def buckets(self, function: str, version: str, channel: str, since: float) -> list[Bucket]:
+        """One version's buckets of ``channel`` from the second of ``since`` on."""
+        return self._since(function, version, channel, since)
+
     def forget(self, function: str) -> None:
         for key in [k for k in self._series if k[0] == function]:
             del self._series[key]
 
-    def _bucket(self, function: str, version: str, channel: str) -> _Bucket:
+    def _bucket(self, function: str, version: str, channel: str) -> Bucket:
         second = int(self.clock())
         series = self._series.get((function, version, channel))
         if series is None:
@@ -134,18 +156,18 @@ class Windows:
             return series[-1]
         while series and series[0].second <= second - self.keep_s:
             series.popleft()
-        bucket = _Bucket(second)
+        bucket = Bucket(second)
         series.append(bucket)
         return bucket
 
-    def _since(self, function: str, version: str, channel: str, since: float) -> list[_Bucket]:
+    def _since(self, function: str, version: str, channel: str, since: float) -> list[Bucket]:
         series = self._series.get((function, version, channel))
         if not series:
             return []
         first = math.floor(since)
         return [b for b in series if b.second >= first]
 
-    def _sample(self, bucket: _Bucket, ms: float) -> None:
+    def _sample(self, bucket: Bucket, ms: float) -> None:
         if len(bucket.durations) < self.samples:
             bucket.durations.append(ms)
             return

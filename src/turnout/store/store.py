@@ -27,6 +27,7 @@ from turnout.store.routes import RouteRows
 from turnout.store.schedules import ScheduleRows
 from turnout.store.tokens import TokenRows
 from turnout.store.versions import VersionRows
+from turnout.store.window_buckets import WindowBucketRows
 
 FUNCTION = "function"
 MIGRATION_LOCK = 0x74726E6D  # the advisory lock migrations run under on PostgreSQL
@@ -60,6 +61,7 @@ class Tx:
         commits, this node's views refresh, and in a cluster every other node's too."""
         if (topic, key) not in self.announced:
             self.announced.append((topic, key))
+        self.window_buckets = WindowBucketRows(conn)
 
 
 class Store:
