@@ -54,6 +54,7 @@ class Tx:
         self.keyring = KeyringRows(conn)
         self.changes = ChangeRows(conn)
         self.nodes = NodeRows(conn)
+        self.window_buckets = WindowBucketRows(conn)
         self.announced: Announced = []
 
     def announce(self, key: str, topic: str = FUNCTION) -> None:
@@ -61,7 +62,6 @@ class Tx:
         commits, this node's views refresh, and in a cluster every other node's too."""
         if (topic, key) not in self.announced:
             self.announced.append((topic, key))
-        self.window_buckets = WindowBucketRows(conn)
 
 
 class Store:
