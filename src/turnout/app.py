@@ -48,6 +48,7 @@ from turnout.lambda_api import event_configs as lambda_event_configs
 from turnout.lambda_api import functions as lambda_functions
 from turnout.lambda_api import urls as lambda_urls
 from turnout.runtime.code import CodeCache
+from turnout.runtime.isolation import Isolation, decide
 from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
 from turnout.services import Services
 from turnout.services.aliases import AliasService
@@ -124,12 +125,15 @@ def create_app(
 
     The runtime (zygote, pools) starts with the app's lifespan and stops with it.
     """
+    sandbox = decide(settings.sandbox)  # TURNOUT_SANDBOX=require without support: refuse to start
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = store or open_store(settings.resolved_database_url)
     blobs = blobs or FileBlobStore(settings.blob_dir)
     layers = build_layers(settings)
     services = build_services(settings, store, blobs, clock, layers)
     services.tokens.ensure_admin(settings.admin_token_path)
+    if settings.sandbox != "off" and not sandbox.active:
+        log.warning("workers run WITHOUT the sandbox (TURNOUT_SANDBOX=auto): %s", sandbox.reason)
     supervisor = Supervisor(
         RuntimeSettings(
             data_dir=settings.data_dir,
@@ -141,6 +145,9 @@ def create_app(
         ),
         CodeCache(settings.data_dir / "code", blobs),
         layers,
+        Isolation(
+            sandbox, settings.data_dir, settings.sandbox_uid_base, settings.sandbox_uid_count, settings.sandbox_tmp_mb
+        ),
     )
     table = RoutingTable(store)
     supervisor.reserved = table.reserved_concurrency
@@ -246,8 +253,8 @@ def create_app(
     app.include_router(lambda_event_configs.router)
 
     @app.get("/v1/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "sandbox": sandbox.to_json()}
 
     return app
 

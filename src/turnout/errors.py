@@ -39,7 +39,8 @@ Messages are for people: they say what was wrong and what to do.
     ├── RequestTooLarge              413 RequestTooLarge
     ├── Throttled                    429 Throttled
     ├── BlobCorrupted                500 BlobCorrupted
-    └── StoreUnavailable             503 StoreUnavailable
+    ├── StoreUnavailable             503 StoreUnavailable
+    └── SandboxUnavailable           503 SandboxUnavailable (at start: TURNOUT_SANDBOX=require)
 """
 
 from __future__ import annotations
@@ -217,6 +218,13 @@ class BlobCorrupted(TurnoutError):
 
 class StoreUnavailable(TurnoutError):
     code = "StoreUnavailable"
+    status = 503
+
+
+class SandboxUnavailable(TurnoutError):
+    """TURNOUT_SANDBOX=require on a machine that cannot confine workers; the server does not start."""
+
+    code = "SandboxUnavailable"
     status = 503
 
 

@@ -56,8 +56,8 @@ def serve(
         settings = Settings.from_environ(
             os.environ, host=host, port=port, data_dir=data_dir, database_url=database_url
         )
-    except TurnoutError as error:
-        raise CliError(error.code, error.message) from error
-    from turnout.server import serve as run
+        from turnout.server import serve as run
 
-    run(settings)
+        run(settings)
+    except TurnoutError as error:  # a setting, or the sandbox TURNOUT_SANDBOX=require asks for
+        raise CliError(error.code, error.message) from error

@@ -21,6 +21,7 @@ from turnout.domain.names import LATEST
 from turnout.errors import Throttled
 from turnout.runtime.code import CodeCache
 from turnout.runtime.forkserver import ForkServer, start_zygote
+from turnout.runtime.isolation import Isolation, SandboxStatus
 from turnout.runtime.pool import FunctionInitFailed, Pool, PoolKey
 from turnout.runtime.worker import WorkerDied
 
@@ -83,11 +84,16 @@ class RuntimeSettings:
 
 class Supervisor:
     def __init__(
-        self, settings: RuntimeSettings, code: CodeCache, layers: LayerBuilder | None = None
+        self,
+        settings: RuntimeSettings,
+        code: CodeCache,
+        layers: LayerBuilder | None = None,
+        isolation: Isolation | None = None,
     ) -> None:
         self.settings = settings
         self.code = code
         self.layers = layers
+        self.isolation = isolation or Isolation(SandboxStatus("off", False), settings.data_dir, 1, 1, 1)
         self.pools: dict[PoolKey, Pool] = {}
         self.in_flight: Counter[str] = Counter()
         # a function's own limit (reserved concurrency) or None: the composition root wires it to the
@@ -232,7 +238,9 @@ class Supervisor:
         code_dir = self.code.path(target.bundle_sha256)
         layer_dir = self._layer_dir(target)
         stream = f"{time.strftime('%Y/%m/%d')}/[{target.label}]{target.key.identity[:8]}"
+        sandbox = self.isolation.plan(target.function, code_dir, layer_dir)
         environment = {
+            **({"TMPDIR": "/tmp", "HOME": "/tmp"} if sandbox else {}),  # noqa: S108 - the worker's own tmpfs
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
@@ -260,6 +268,7 @@ class Supervisor:
             "function_version": target.label,
             "log_group_name": f"/aws/lambda/{target.function}",
             "log_stream_name": stream,
+            "sandbox": sandbox,
         }
 
     def _layer_dir(self, target: Target) -> Path | None:
