@@ -146,7 +146,11 @@ def create_app(
         CodeCache(settings.data_dir / "code", blobs),
         layers,
         Isolation(
-            sandbox, settings.data_dir, settings.sandbox_uid_base, settings.sandbox_uid_count, settings.sandbox_tmp_mb
+            sandbox,
+            settings.data_dir,
+            settings.sandbox_uid_base,
+            settings.sandbox_uid_count,
+            settings.sandbox_tmp_mb,
         ),
     )
     table = RoutingTable(store)

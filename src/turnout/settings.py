@@ -87,7 +87,9 @@ class Settings:
     sandbox_uid_base: int = _setting(
         600_000, "Sandboxed workers run as uid/gid BASE + hash(function) % COUNT: one uid per function."
     )
-    sandbox_uid_count: int = _setting(100_000, "How many uids (from SANDBOX_UID_BASE) functions are spread over.")
+    sandbox_uid_count: int = _setting(
+        100_000, "How many uids (from SANDBOX_UID_BASE) functions are spread over."
+    )
     sandbox_tmp_mb: int = _setting(
         512, "Size of each sandboxed worker's /tmp (a tmpfs of its own; writes past it fail with ENOSPC)."
     )

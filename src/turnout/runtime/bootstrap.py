@@ -357,7 +357,7 @@ def _become(request: Json, sock: socket.socket | None, preloaded: bool) -> None:
 
 
 def _reap() -> list[int]:
-    reaped = []
+    reaped: list[int] = []
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)

@@ -55,7 +55,7 @@ class CodeCache:
 
 
 def seal(root: Path) -> None:
-    """Make a tree read-only for everyone and readable by all: files 0444 (0555 if executable), folders 0555."""
+    """Make a tree read-only and readable by all: files 0444 (0555 if executable), folders 0555."""
     for folder, dirs, files in os.walk(root, topdown=False):
         for name in files:
             path = os.path.join(folder, name)

@@ -32,7 +32,12 @@ class SandboxStatus:
     reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "active": self.active, "landlock_abi": self.landlock_abi, "reason": self.reason}
+        return {
+            "mode": self.mode,
+            "active": self.active,
+            "landlock_abi": self.landlock_abi,
+            "reason": self.reason,
+        }
 
 
 def decide(mode: str, probed: tuple[int, str] | None = None) -> SandboxStatus:

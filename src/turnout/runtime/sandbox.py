@@ -28,7 +28,13 @@ _RULE_PATH_BENEATH = 1
 _PR_SET_NO_NEW_PRIVS = 38
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = (
-    1, 2, 4, 32, 4096, 16384, 1 << 18,
+    1,
+    2,
+    4,
+    32,
+    4096,
+    16384,
+    1 << 18,
 )
 _O_PATH = getattr(os, "O_PATH", 0o10000000)
 
@@ -71,7 +77,9 @@ def landlock_abi() -> int:
     except OSError:
         return 0
     libc.syscall.restype = ctypes.c_long
-    version = libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
+    version = libc.syscall(
+        _CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION)
+    )
     return max(0, int(version))
 
 
@@ -105,7 +113,9 @@ def apply(plan: dict[str, Any], keep_fd: int) -> None:
 # ---------------------------------------------------------------------------------------------- mounts
 
 
-def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+def _mount(
+    libc: Any, source: str | None, target: str, fstype: str | None, flags: int, data: str | None
+) -> None:
     encoded = [None if s is None else s.encode() for s in (source, target, fstype, data)]
     result = libc.mount(encoded[0], encoded[1], encoded[2], ctypes.c_ulong(flags), encoded[3])
     _check(result, f"mount {target}")
@@ -181,7 +191,9 @@ def _allow(libc: Any, ruleset: int, path: str, access: int, optional: bool) -> N
             access &= EXECUTE | READ_FILE | WRITE_FILE | _TRUNCATE | _IOCTL_DEV
         rule = _PathBeneath(access, fd)
         _check(
-            libc.syscall(_ADD_RULE, ruleset, ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0)),
+            libc.syscall(
+                _ADD_RULE, ruleset, ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0)
+            ),
             f"landlock_add_rule {path}",
         )
     finally:
