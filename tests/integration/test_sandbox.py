@@ -183,7 +183,7 @@ def test_a_hostile_function_is_refused_everything_outside_its_own_version(
     }
     before = {p: Path(p).read_bytes() for p in event["write"] if Path(p).exists()}
     result = ok(invoke(api, hostile, "1", event))
-    tried = result["tried"]
+    tried = dict(result["tried"])
     # with the data folder under /tmp (as here), the worker's own /tmp holds the skeleton its own code and
     # layer are mounted on: listing it shows just those, nothing else of the data folder
     if str(data).startswith("/tmp/"):
