@@ -345,35 +345,42 @@ def bench_warm(root: Path, conns: int, seconds: float, rounds: int, pairs: int) 
 # b) cold start of a new version
 
 
+def _cold_sample(api: httpx.Client, conn: Conn, fn: str, i: int) -> tuple[int, int, float, int]:
+    """A new version (an environment change, untimed), its publish, first (cold) and second (warm) invoke:
+    (publish ns, cold ns, X-Turnout-Init-Duration ms, warm ns)."""
+    api.put(f"/v1/functions/{fn}", json={"environment": {"BENCH_N": str(i + 1)}}).raise_for_status()
+    pub_ns, _, _, body = conn.request("POST", f"/v1/functions/{fn}/versions", expect=(201,))
+    number = json.loads(body)["version"]
+    cold_ns, _, response, body = conn.request("POST", invoke_path(fn, str(number)))
+    cold_init = init_ms(response)
+    if body != HELLO_BODY or response.getheader("X-Turnout-Version") != str(number):
+        raise RuntimeError(f"cold invoke of version {number}: {body!r}")
+    if cold_init is None:
+        raise RuntimeError(f"version {number}: the first invoke was not a cold start")
+    warm_ns, _, response, _ = conn.request("POST", invoke_path(fn, str(number)))
+    if init_ms(response) is not None:
+        raise RuntimeError(f"version {number}: the second invoke was cold too")
+    return pub_ns, cold_ns, cold_init, warm_ns
+
+
 def bench_cold(root: Path, samples: int, warmup: int) -> dict[str, Series]:
-    out = {
-        k: Series(k)
-        for k in ("cold", "cold_init", "warm", "publish", "spawn", "spawn_init", "python_c", "publish_first")
-    }
-    server = BenchServer(root / "cold" / "data", extra_env={"TURNOUT_WORKER_IDLE_SECONDS": "5"})
-    with running(server), server.client() as api:
+    """Cold starts with the sandbox on (TURNOUT_SANDBOX=auto) and off, on two servers, sample by sample."""
+    keys = ("cold", "cold_init", "warm", "publish", "spawn", "spawn_init", "python_c", "publish_first")
+    out = {k: Series(k) for k in (*keys, "cold_off", "cold_init_off", "warm_off")}
+    idle = {"TURNOUT_WORKER_IDLE_SECONDS": "5"}
+    server = BenchServer(root / "cold" / "data", extra_env=idle)
+    plain = BenchServer(root / "cold-off" / "data", extra_env={**idle, "TURNOUT_SANDBOX": "off"})
+    with running(server), server.client() as api, running(plain), plain.client() as plain_api:
         fn = "bench-cold"
         deploy(api, fn, files={"app.py": HELLO_WORLD}, environment={"BENCH_N": "0"})
-        conn = Conn(server.url, server.token)
+        deploy(plain_api, fn, files={"app.py": HELLO_WORLD}, environment={"BENCH_N": "0"})
+        conn, plain_conn = Conn(server.url, server.token), Conn(plain.url, plain.token)
         spec: dict[str, Any] | None = None
         try:
             for i in range(warmup + samples):
                 record = i >= warmup
-                # A new version: change the draft (untimed), publish (reported), then its first invoke.
-                api.put(
-                    f"/v1/functions/{fn}", json={"environment": {"BENCH_N": str(i + 1)}}
-                ).raise_for_status()
-                pub_ns, _, _, body = conn.request("POST", f"/v1/functions/{fn}/versions", expect=(201,))
-                number = json.loads(body)["version"]
-                cold_ns, _, response, body = conn.request("POST", invoke_path(fn, str(number)))
-                cold_init = init_ms(response)
-                if body != HELLO_BODY or response.getheader("X-Turnout-Version") != str(number):
-                    raise RuntimeError(f"cold invoke of version {number}: {body!r}")
-                if cold_init is None:
-                    raise RuntimeError(f"version {number}: the first invoke was not a cold start")
-                warm_ns, _, response, _ = conn.request("POST", invoke_path(fn, str(number)))
-                if init_ms(response) is not None:
-                    raise RuntimeError(f"version {number}: the second invoke was cold too")
+                pub_ns, cold_ns, cold_init, warm_ns = _cold_sample(api, conn, fn, i)
+                _, off_ns, off_init, off_warm_ns = _cold_sample(plain_api, plain_conn, fn, i)
                 if spec is None:
                     code_dir = next((server.data_dir / "code").glob("[0-9a-f]*"))
                     spec = worker_spec(code_dir, fn)
@@ -387,12 +394,16 @@ def bench_cold(root: Path, samples: int, warmup: int) -> dict[str, Series]:
                     out["cold"].add_ns(cold_ns)
                     out["cold_init"].samples.append(cold_init)
                     out["warm"].add_ns(warm_ns)
+                    out["cold_off"].add_ns(off_ns)
+                    out["cold_init_off"].samples.append(off_init)
+                    out["warm_off"].add_ns(off_warm_ns)
                     out["publish_first"].add_ns(pub_ns + cold_ns)
                     out["spawn"].add_ns(spawn_ns)
                     out["spawn_init"].samples.append(spawn_init)
                     out["python_c"].add_ns(python_ns)
         finally:
             conn.close()
+            plain_conn.close()
     return out
 
 
@@ -775,12 +786,17 @@ def main(argv: list[str] | None = None) -> int:
     if "b" in only:
         b = res["b"]
         verdicts["b"] = b["cold"].p50 <= 10
+        verdicts["b.sandbox"] = b["cold"].p50 - b["cold_off"].p50 <= 1.0
         row("b) spawn fresh worker (baseline, ms)", b["spawn"])
         row("   its init_ms (in worker)", b["spawn_init"])
         row("   python -I -S -c 'import json'", b["python_c"])
         row("b) cold first invoke, new version", b["cold"], b["spawn"], "p50 <= 10 ms", verdicts["b"])
         row("   X-Turnout-Init-Duration", b["cold_init"], b["spawn_init"])
+        row("b) cold, TURNOUT_SANDBOX=off", b["cold_off"])
+        row("   sandbox on - off", b["cold"], b["cold_off"], "<= 1 ms", verdicts["b.sandbox"])
+        row("   X-Turnout-Init-Duration, off", b["cold_init_off"], b["cold_init"])
         row("   warm invoke, same version", b["warm"])
+        row("   warm invoke, sandbox off", b["warm_off"], b["warm"])
         row("   publish (before it)", b["publish"])
         row("   publish + first invoke", b["publish_first"])
     if "c" in only:
@@ -822,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
     if "b" in only:
         notes += [
             "b: each sample publishes a new version (env change), invokes it once (cold) and again (warm),",
+            "   on a server with the sandbox (auto) and then on one with TURNOUT_SANDBOX=off,",
             "   then spawns a fresh-interpreter worker (the baseline) and `python -I -S -c 'import json'`.",
         ]
     if "c" in only:

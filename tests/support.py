@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import http.server
 import io
 import os
 import signal
@@ -17,7 +19,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
@@ -26,6 +28,24 @@ POSTGRES_URL = os.environ.get(
     "TURNOUT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 HELLO = "def handler(event, context):\n    return {'hello': event.get('name', 'world')}\n"
+# What a probe function runs for ``event["started"]`` (set that flag) and ``event["wait_for"]`` (wait up to
+# 20 s until that flag is set): flags are URLs of a local HTTP server (:class:`Flag`), since a sandboxed
+# worker sees no file of the tests'.
+FLAG_CODE = """\
+def _set_flag(url):
+    import urllib.request
+    urllib.request.urlopen(url + "?set=1", timeout=10).close()
+
+
+def _flag_is_set(url):
+    import urllib.error
+    import urllib.request
+    try:
+        urllib.request.urlopen(url, timeout=10).close()
+        return True
+    except urllib.error.HTTPError:
+        return False
+"""
 
 
 def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = "") -> T:
@@ -41,6 +61,51 @@ def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.
             last = exc
         time.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what or check}: last error {last!r}")
+
+
+class _Flags(http.server.BaseHTTPRequestHandler):
+    """GET /NAME answers 200 once NAME is set, else 404; GET /NAME?set=1 sets it."""
+
+    names: ClassVar[set[str]] = set()
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        name, _, query = self.path.lstrip("/").partition("?")
+        if query == "set=1":
+            self.names.add(name)
+        self.send_response(200 if name in self.names else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the http.server API
+        pass
+
+
+@functools.cache
+def _flag_server() -> str:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flags)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class Flag:
+    """A yes/no a function and a test share through a local HTTP server (``FLAG_CODE`` in the function):
+    ``str(flag)`` is its URL; the test calls ``exists()`` and ``touch()``, like a file's."""
+
+    def __init__(self, name: str = "flag") -> None:
+        self.name = f"{name}-{uuid.uuid4().hex}"
+        self.url = f"{_flag_server()}/{self.name}"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"Flag({self.name})"
+
+    def exists(self) -> bool:
+        return self.name in _Flags.names
+
+    def touch(self) -> None:
+        _Flags.names.add(self.name)
 
 
 def free_port() -> int:

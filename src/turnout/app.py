@@ -56,6 +56,7 @@ from turnout.lambda_api import event_configs as lambda_event_configs
 from turnout.lambda_api import functions as lambda_functions
 from turnout.lambda_api import urls as lambda_urls
 from turnout.runtime.code import CodeCache
+from turnout.runtime.isolation import Isolation, decide
 from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
 from turnout.services import Services
 from turnout.services.aliases import AliasService
@@ -141,6 +142,7 @@ def create_app(
 
     The runtime (zygote, pools) starts with the app's lifespan and stops with it.
     """
+    sandbox = decide(settings.sandbox)  # TURNOUT_SANDBOX=require without support: refuse to start
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = store or open_store(settings.resolved_database_url)
     blobs = blobs or _blob_store(settings, store, clock)
@@ -149,6 +151,8 @@ def create_app(
     services.secrets.seal_stored()  # plain-text secrets an upgrade left behind
     services.tokens.ensure_admin(settings.admin_token_path)
     _warn_if_readable(settings)
+    if settings.sandbox != "off" and not sandbox.active:
+        log.warning("workers run WITHOUT the sandbox (TURNOUT_SANDBOX=auto): %s", sandbox.reason)
     supervisor = Supervisor(
         RuntimeSettings(
             data_dir=settings.data_dir,
@@ -160,6 +164,13 @@ def create_app(
         ),
         CodeCache(settings.data_dir / "code", blobs),
         layers,
+        Isolation(
+            sandbox,
+            settings.data_dir,
+            settings.sandbox_uid_base,
+            settings.sandbox_uid_count,
+            settings.sandbox_tmp_mb,
+        ),
     )
     table = RoutingTable(store)
     membership = Membership(
@@ -168,7 +179,7 @@ def create_app(
         clock,
         settings.node_heartbeat_s,
         settings.node_dead_after_s,
-        info=lambda: _node_info(supervisor, readiness),
+        info=lambda: {**_node_info(supervisor, readiness), "sandbox": sandbox.to_json()},
     )
     supervisor.reserved = _reserved_share(table, membership)
     feed = None
@@ -290,6 +301,7 @@ def create_app(
     app.state.logs, app.state.metrics, app.state.cluster_logs = logs, metrics, cluster_logs
     app.state.controller = controller
     app.state.readiness, app.state.membership, app.state.feed = readiness, membership, feed
+    app.state.sandbox = sandbox
     app.state.scheduler, app.state.dispatcher = scheduler, dispatcher
     install_error_handlers(app)
     triggers = (routes, schedules, events, event_configs)

@@ -41,7 +41,8 @@ Messages are for people: they say what was wrong and what to do.
     ├── Throttled                    429 Throttled
     ├── BlobCorrupted                500 BlobCorrupted
     ├── SecretKeyInvalid             500 SecretKeyInvalid
-    └── StoreUnavailable             503 StoreUnavailable
+    ├── StoreUnavailable             503 StoreUnavailable
+    └── SandboxUnavailable           503 SandboxUnavailable (at start: TURNOUT_SANDBOX=require)
 """
 
 from __future__ import annotations
@@ -219,6 +220,13 @@ class BlobCorrupted(TurnoutError):
 
 class StoreUnavailable(TurnoutError):
     code = "StoreUnavailable"
+    status = 503
+
+
+class SandboxUnavailable(TurnoutError):
+    """TURNOUT_SANDBOX=require on a machine that cannot confine workers; the server does not start."""
+
+    code = "SandboxUnavailable"
     status = 503
 
 

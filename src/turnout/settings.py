@@ -20,6 +20,7 @@ from typing import Any
 from turnout.errors import InsecureSettings, InvalidInput
 
 ENV_PREFIX = "TURNOUT_"
+SANDBOX_MODES = ("require", "auto", "off")
 MiB = 1024 * 1024
 
 
@@ -79,6 +80,20 @@ class Settings:
     )
     zygote: bool = _setting(
         True, "Fork workers from a zygote (1); 0 starts every worker as a fresh interpreter (slower)."
+    )
+    sandbox: str = _setting(
+        "auto",
+        "Worker sandbox (docs/security.md): 'require' refuses to start without it, 'auto' uses it where the "
+        "machine supports it (root, Landlock) and warns where not, 'off' runs workers unconfined.",
+    )
+    sandbox_uid_base: int = _setting(
+        600_000, "Sandboxed workers run as uid/gid BASE + hash(function) % COUNT: one uid per function."
+    )
+    sandbox_uid_count: int = _setting(
+        100_000, "How many uids (from SANDBOX_UID_BASE) functions are spread over."
+    )
+    sandbox_tmp_mb: int = _setting(
+        512, "Size of each sandboxed worker's /tmp (a tmpfs of its own; writes past it fail with ENOSPC)."
     )
     rollout_tick_ms: int = _setting(
         1000, "How often the rollout controller judges each running rollout (milliseconds)."
@@ -168,13 +183,6 @@ class Settings:
     region: str = _setting("us-east-1", "Region shown in ARNs and AWS_REGION inside functions.")
     account_id: str = _setting("000000000000", "Account id shown in function and alias ARNs.")
 
-    def __post_init__(self) -> None:
-        if self.window_publish_ms < 10:
-            raise InvalidInput(
-                f"setting {ENV_PREFIX}WINDOW_PUBLISH_MS={self.window_publish_ms} is too small: it is how "
-                "often rollout windows are published to the store, at least 10 (ms)"
-            )
-
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Build settings from ``TURNOUT_*`` variables; ``overrides`` (e.g. CLI flags) win."""
@@ -185,6 +193,22 @@ class Settings:
                 values[f.name] = _convert(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.window_publish_ms < 10:
+            raise InvalidInput(
+                f"setting {ENV_PREFIX}WINDOW_PUBLISH_MS={self.window_publish_ms} is too small: it is how "
+                "often rollout windows are published to the store, at least 10 (ms)"
+            )
+        if self.sandbox not in SANDBOX_MODES:
+            raise InvalidInput(
+                f"setting TURNOUT_SANDBOX={self.sandbox!r} is not one of {', '.join(SANDBOX_MODES)}"
+            )
+        if self.sandbox_uid_base < 1 or self.sandbox_uid_count < 1 or self.sandbox_tmp_mb < 1:
+            raise InvalidInput(
+                "settings TURNOUT_SANDBOX_UID_BASE, TURNOUT_SANDBOX_UID_COUNT and TURNOUT_SANDBOX_TMP_MB "
+                "must be positive whole numbers"
+            )
 
     @property
     def on_loopback(self) -> bool:

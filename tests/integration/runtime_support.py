@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 
-from tests.support import deploy, publish, write_wheel
+from tests.support import FLAG_CODE, deploy, publish, write_wheel
 
 # A handler that reports its process, version marker and context, and can be told to misbehave.
-# ``event["wait_for"]``: touch ``event["started"]`` then wait (up to 20 s) until that file exists.
+# ``event["wait_for"]``: set flag ``event["started"]`` then wait (up to 20 s) until that flag is set
+# (tests.support.Flag).
 PROBE = """\
 import os
 import sys
@@ -23,10 +24,10 @@ VERSION = {marker!r}
 
 def handler(event, context):
     if event.get("started"):
-        open(event["started"], "w").close()
+        _set_flag(event["started"])
     if event.get("wait_for"):
         deadline = time.time() + 20
-        while not os.path.exists(event["wait_for"]) and time.time() < deadline:
+        while not _flag_is_set(event["wait_for"]) and time.time() < deadline:
             time.sleep(0.01)
     if event.get("sleep"):
         time.sleep(event["sleep"])
@@ -57,7 +58,7 @@ def handler(event, context):
 
 
 def probe(marker: str = "v1") -> dict[str, str]:
-    return {"app.py": PROBE.format(marker=marker)}
+    return {"app.py": PROBE.format(marker=marker) + "\n\n" + FLAG_CODE}
 
 
 def invoke(

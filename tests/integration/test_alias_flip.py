@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.runtime_support import invoke, ok, point, probe, release
-from tests.support import Server, unique, wait_for
+from tests.support import Flag, Server, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def test_an_in_flight_request_finishes_on_its_version_while_new_ones_take_the_ne
     release(api, name, probe("v1"))
     release(api, name, probe("v2"))
     point(api, name, "prod", version=1)
-    started, gate = tmp_path / "started", tmp_path / "go"
+    started, gate = Flag("started"), Flag("go")
     box: dict[str, httpx.Response] = {}
 
     def slow() -> None:

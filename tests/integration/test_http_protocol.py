@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.runtime_support import probe, release
-from tests.support import Server, deploy, publish, unique, wait_for
+from tests.support import Flag, Server, deploy, publish, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -261,7 +261,7 @@ def test_a_graceful_shutdown_lets_a_running_invocation_answer(tmp_path: Path) ->
         with server.client() as api:
             name = unique("drain")
             release(api, name, probe())
-        gate, started = tmp_path / "go", tmp_path / "started"
+        gate, started = Flag("go"), Flag("started")
         wire = Wire(server)
         event = json.dumps({"started": str(started), "wait_for": str(gate)}).encode()
         wire.send(wire.request("POST", f"/v1/functions/{name}/invoke?qualifier=1", event))

@@ -16,7 +16,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from tests.support import Server, deploy, error_code, gone, in_background, publish, unique, wait_for
+from tests.support import (
+    FLAG_CODE,
+    Flag,
+    Server,
+    deploy,
+    error_code,
+    gone,
+    in_background,
+    publish,
+    unique,
+    wait_for,
+)
 from turnout.cli.main import app
 from turnout.domain.config import FunctionConfig
 from turnout.gateway.invoke import Record
@@ -38,10 +49,10 @@ def handler(event, context):
     print("err:", event.get("name"), file=sys.stderr)
     log.warning("logged: %s", event.get("name"))
     if event.get("started"):
-        open(event["started"], "w").close()
+        _set_flag(event["started"])
     if event.get("wait_for"):
         deadline = time.time() + 20
-        while not os.path.exists(event["wait_for"]) and time.time() < deadline:
+        while not _flag_is_set(event["wait_for"]) and time.time() < deadline:
             time.sleep(0.01)
     if event.get("fail"):
         raise ValueError("boom")
@@ -51,7 +62,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def release(api: httpx.Client, name: str, marker: str) -> int:
-    deploy(api, name, {"app.py": CHATTY.format(marker=marker)})
+    deploy(api, name, {"app.py": CHATTY.format(marker=marker) + "\n\n" + FLAG_CODE})
     return int(publish(api, name)["version"])
 
 
@@ -356,7 +367,7 @@ def test_throttles_and_concurrent_executions_are_counted(single: Server, tmp_pat
     public = httpx.Client(base_url=single.url, timeout=30)  # no token: the metrics are public here
     with single.client() as api, public:
         release(api, name, "v1")
-        started, gate = tmp_path / "started", tmp_path / "gate"
+        started, gate = Flag("started"), Flag("gate")
 
         def slow() -> httpx.Response:
             with single.client() as other:

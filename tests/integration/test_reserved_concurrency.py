@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from tests.integration.lambda_support import lambda_client
 from tests.integration.runtime_support import invoke, ok, probe, release
-from tests.support import Server, error_code, in_background, unique, wait_for
+from tests.support import Flag, Server, error_code, in_background, unique, wait_for
 from turnout.cli.main import app
 
 pytestmark = pytest.mark.integration
 
 
-def hold(server: Server, name: str, started: Path, gate: Path) -> Callable[[], Any]:
+def hold(server: Server, name: str, started: Flag, gate: Flag) -> Callable[[], Any]:
     """An invocation of version 1 that waits for ``gate``; returns once it is running."""
 
     def call() -> httpx.Response:
@@ -49,8 +49,8 @@ def test_a_reserved_limit_throttles_past_it_zero_stops_and_clearing_restores(
     set_one = client.put(f"/v1/functions/{name}/concurrency", json={"reserved": 1})
     assert set_one.json() == {"function": name, "reserved": 1, "limit": 1}
     assert client.get(f"/v1/functions/{name}").json()["reserved_concurrency"] == 1
-    gate = tmp_path / "go"
-    running = hold(quick, name, tmp_path / "a", gate)
+    gate = Flag("go")
+    running = hold(quick, name, Flag("a"), gate)
     extra = invoke(client, name, "1")
     assert (extra.status_code, error_code(extra)) == (429, "Throttled")
     assert "1 invocations" in extra.json()["error"]["message"]

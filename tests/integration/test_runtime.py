@@ -16,6 +16,7 @@ import pytest
 from tests.integration.runtime_support import function_error, invoke, ok, point, probe, release
 from tests.support import (
     HELLO,
+    Flag,
     Server,
     alive,
     deploy,
@@ -91,7 +92,7 @@ def tight_api(tight: Server) -> Iterator[httpx.Client]:
         yield client
 
 
-def hold(server: Server, name: str, qualifier: str | None, started: Path, gate: Path) -> Callable[[], Any]:
+def hold(server: Server, name: str, qualifier: str | None, started: Flag, gate: Flag) -> Callable[[], Any]:
     """Start an invocation that waits for ``gate`` to exist, and wait until it is running."""
 
     def call() -> httpx.Response:
@@ -258,11 +259,12 @@ def test_a_crash_fails_only_its_own_request(server: Server, api: httpx.Client, t
     crashing = ok(invoke(api, name, "1"))["pid"]
 
     # a slow invocation of the same function, running while another of its workers crashes
-    join = hold(server, name, "1", tmp_path / "started", tmp_path / "go")
+    gate = Flag("go")
+    join = hold(server, name, "1", Flag("started"), gate)
     for how in ("exit", "sigkill"):
         error = function_error(invoke(api, name, "1", {how: True}))
         assert error["code"] == "Function.Crashed", how
-    (tmp_path / "go").touch()
+    gate.touch()
     assert ok(join())["marker"] == "v1"
 
     assert ok(invoke(api, name, "1"))["pid"] == crashing  # the worker that was not the one to crash
@@ -320,9 +322,9 @@ def test_a_concurrency_limit_throttles_the_extra_invocation(
 ) -> None:
     name = unique("busy")
     release(tight_api, name, probe())
-    gate = tmp_path / "go"
-    first = hold(tight, name, "1", tmp_path / "a", gate)
-    second = hold(tight, name, "1", tmp_path / "b", gate)
+    gate = Flag("go")
+    first = hold(tight, name, "1", Flag("a"), gate)
+    second = hold(tight, name, "1", Flag("b"), gate)
 
     third = invoke(tight_api, name, "1")
     assert (third.status_code, error_code(third)) == (429, "Throttled")
@@ -336,8 +338,8 @@ def test_idle_workers_stop_and_the_next_invocation_is_a_cold_start(
 ) -> None:
     name = unique("idle")
     release(tight_api, name, probe())
-    gate = tmp_path / "go"
-    burst = [hold(tight, name, "1", tmp_path / f"started-{i}", gate) for i in range(2)]
+    gate = Flag("go")
+    burst = [hold(tight, name, "1", Flag(f"started-{i}"), gate) for i in range(2)]
     gate.touch()
     pids = {ok(join())["pid"] for join in burst}
     assert len(pids) == 2

@@ -16,8 +16,10 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/v1/health", summary="Liveness: the process answers")
-def health(request: Request) -> dict[str, str]:
-    return {"status": "ok", "version": __version__, "node": request.app.state.settings.node}
+def health(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    sandbox = state.sandbox.to_json()
+    return {"status": "ok", "version": __version__, "node": state.settings.node, "sandbox": sandbox}
 
 
 @router.get(

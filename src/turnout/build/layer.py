@@ -267,6 +267,7 @@ class LayerBuilder:
                     + ["--target", str(site), "-r", str(pins)],
                 )
                 (site / ".lock").unlink(missing_ok=True)  # uv's own lock file, not part of the layer
+                _readable_by_all(site)  # sandboxed workers run as other uids
                 try:
                     site.rename(final)
                 except OSError:
@@ -335,3 +336,14 @@ class LayerBuilder:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _readable_by_all(root: Path) -> None:
+    """``chmod -R go+rX``: whatever the umask was, workers of any uid can read (never write) the layer."""
+    for folder, _, files in os.walk(root):
+        os.chmod(folder, os.stat(folder).st_mode | 0o755)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, mode | 0o444 | (0o111 if mode & 0o100 else 0))

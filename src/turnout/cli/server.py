@@ -59,5 +59,5 @@ def serve(
         from turnout.server import serve as run
 
         run(settings)
-    except TurnoutError as error:
+    except TurnoutError as error:  # a setting, or the sandbox TURNOUT_SANDBOX=require asks for
         raise CliError(error.code, error.message) from error

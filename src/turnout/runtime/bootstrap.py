@@ -14,6 +14,11 @@ Three roles, one file:
 * ``worker`` — imports the handler, then serves one invocation at a time over its socket.
   ``python -I -S bootstrap.py worker`` is the fresh-interpreter fallback.
 
+When the spec carries a ``sandbox`` plan, a worker (or template) confines itself with ``sandbox.py``
+(loaded from this folder as ``_turnout_sandbox``) right after the fork, before any of the function's
+code or libraries is imported; a template's workers inherit its confinement and get their own
+``TMPDIR`` folder inside its ``/tmp``, removed when the template reaps them.
+
 Frames on every socket: ``!II`` (header length, payload length), a JSON header, raw payload bytes.
 Control messages to fork servers are single SOCK_SEQPACKET packets carrying the worker's socket as
 SCM_RIGHTS ancillary data.
@@ -30,6 +35,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -254,8 +260,15 @@ def serve_worker(sock: socket.socket, spec: Json, preloaded: bool = False) -> No
     started = time.perf_counter()
     capture = _install_capture()
     if not preloaded:
+        try:
+            _confine(spec, sock)
+        except OSError as exc:
+            sock.sendall(encode(_error("Function.SandboxError", exc, user_only=False)))
+            os._exit(0)
         _apply_paths(spec)
         _apply_environment(spec)
+    elif spec.get("sandbox"):
+        _own_scratch()
     _apply_memory_limit(spec)
     before = set(sys.modules)
     handler, failure = _load_handler(spec)
@@ -289,11 +302,14 @@ def serve_worker(sock: socket.socket, spec: Json, preloaded: bool = False) -> No
 # ---------------------------------------------------------------------------------------------- fork servers
 
 
-def serve_forks(control: socket.socket, preloaded: bool) -> None:
-    """Answer fork requests (one SEQPACKET each, the worker's socket attached) until the control closes."""
+def serve_forks(control: socket.socket, preloaded: bool, scratch: bool = False) -> None:
+    """Answer fork requests (one SEQPACKET each, the worker's socket attached) until the control closes.
+    ``scratch``: a sandboxed template, whose workers' ``/tmp/worker-PID`` folders go when they are reaped."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     while True:
-        _reap()
+        for pid in _reap():
+            if scratch:
+                shutil.rmtree(_scratch_of(pid), ignore_errors=True)
         ready, _, _ = select.select([control], [], [], 1.0)
         if not ready:
             continue
@@ -320,6 +336,8 @@ def _become(request: Json, sock: socket.socket | None, preloaded: bool) -> None:
     spec = request["spec"]
     try:
         if request["op"] == "template":
+            assert sock is not None
+            _confine(spec, sock)
             _apply_paths(spec)
             _apply_environment(spec)
             for name in request.get("preload", []):
@@ -329,7 +347,7 @@ def _become(request: Json, sock: socket.socket | None, preloaded: bool) -> None:
                     continue
             assert sock is not None
             gc.freeze()  # what the template loaded stays shared with its workers (no copy-on-write by gc)
-            serve_forks(sock, preloaded=True)
+            serve_forks(sock, preloaded=True, scratch=bool(spec.get("sandbox")))
         else:
             assert sock is not None
             serve_worker(sock, spec, preloaded=preloaded)
@@ -338,14 +356,54 @@ def _become(request: Json, sock: socket.socket | None, preloaded: bool) -> None:
         os._exit(70)
 
 
-def _reap() -> None:
+def _reap() -> list[int]:
+    reaped: list[int] = []
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return reaped
         if pid == 0:
-            return
+            return reaped
+        reaped.append(pid)
+
+
+# ---------------------------------------------------------------------------------------------- sandbox
+
+
+def _sandbox_module() -> Any:
+    """``sandbox.py`` next to this file, loaded once (the zygote does it before forking)."""
+    module = sys.modules.get("_turnout_sandbox")
+    if module is None:
+        from importlib.util import module_from_spec, spec_from_file_location
+
+        found = spec_from_file_location("_turnout_sandbox", os.path.join(_HERE, "sandbox.py"))
+        assert found is not None and found.loader is not None
+        module = module_from_spec(found)
+        sys.modules["_turnout_sandbox"] = module
+        found.loader.exec_module(module)
+    return module
+
+
+def _confine(spec: Json, sock: socket.socket) -> None:
+    """Apply the spec's sandbox plan, if it has one (raises OSError when the kernel refuses a step)."""
+    plan = spec.get("sandbox")
+    if plan:
+        _sandbox_module().apply(plan, sock.fileno())
+
+
+def _scratch_of(pid: int) -> str:
+    return f"/tmp/worker-{pid}"  # noqa: S108 - inside the template's own tmpfs
+
+
+def _own_scratch() -> None:
+    """A template's worker: its own folder in the template's /tmp, as TMPDIR."""
+    folder = _scratch_of(os.getpid())
+    os.mkdir(folder, 0o700)
+    os.environ["TMPDIR"] = folder
+    import tempfile
+
+    tempfile.tempdir = None
 
 
 # ---------------------------------------------------------------------------------------------- entry
@@ -372,6 +430,7 @@ def main(argv: list[str]) -> None:
     sock = socket.socket(fileno=fd)
     if role == "zygote":
         _become_subreaper()
+        _sandbox_module()
         serve_forks(sock, preloaded=False)
     elif role == "worker":
         frame = read_frame(sock)

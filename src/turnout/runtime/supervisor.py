@@ -22,6 +22,7 @@ from turnout.domain.secrets import is_sealed
 from turnout.errors import SecretKeyInvalid, Throttled
 from turnout.runtime.code import CodeCache
 from turnout.runtime.forkserver import ForkServer, start_zygote
+from turnout.runtime.isolation import Isolation, SandboxStatus
 from turnout.runtime.layers import NodeLayers
 from turnout.runtime.pool import FunctionInitFailed, Pool, PoolKey
 from turnout.runtime.worker import WorkerDied
@@ -85,12 +86,17 @@ class RuntimeSettings:
 
 class Supervisor:
     def __init__(
-        self, settings: RuntimeSettings, code: CodeCache, layers: LayerBuilder | None = None
+        self,
+        settings: RuntimeSettings,
+        code: CodeCache,
+        layers: LayerBuilder | None = None,
+        isolation: Isolation | None = None,
     ) -> None:
         self.settings = settings
         self.code = code
         self.layers = layers
         self._node_layers = NodeLayers(layers) if layers is not None else None
+        self.isolation = isolation or Isolation(SandboxStatus("off", False), settings.data_dir, 1, 1, 1)
         self.pools: dict[PoolKey, Pool] = {}
         self.in_flight: Counter[str] = Counter()
         # a function's own limit (reserved concurrency) or None: the composition root wires it to the
@@ -244,7 +250,9 @@ class Supervisor:
         code_dir = self.code.path(target.bundle_sha256)
         layer_dir = self._layer_dir(target)
         stream = f"{time.strftime('%Y/%m/%d')}/[{target.label}]{target.key.identity[:8]}"
+        sandbox = self.isolation.plan(target.function, code_dir, layer_dir)
         environment = {
+            **({"TMPDIR": "/tmp", "HOME": "/tmp"} if sandbox else {}),  # noqa: S108 - the worker's own tmpfs
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
@@ -272,6 +280,7 @@ class Supervisor:
             "function_version": target.label,
             "log_group_name": f"/aws/lambda/{target.function}",
             "log_stream_name": stream,
+            "sandbox": sandbox,
         }
 
     def _layer_dir(self, target: Target) -> Path | None:
