@@ -12,12 +12,15 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── InvalidBundle            400 InvalidBundle
     │   ├── InvalidStrategy          400 InvalidStrategy
     │   ├── InvalidRequestContent    400 InvalidRequestContent
+    │   ├── InvalidVersionNumber     400 InvalidVersionNumber
+    │   ├── InvalidJson              400 InvalidJson
     │   ├── InvalidSchedule          400 InvalidScheduleExpression
     │   ├── HandlerNotFound          400 Function.HandlerNotFound
     │   ├── FunctionImportFailed     400 Function.ImportError
     │   └── BundleTooLarge           413 BundleTooLarge
     ├── Unauthorized                 401 Unauthorized
     ├── Forbidden                    403 Forbidden
+    ├── HostNotAllowed               421 HostNotAllowed
     ├── NotFound                     404 NotFound
     │   ├── FunctionNotFound         404 FunctionNotFound
     │   ├── VersionNotFound          404 VersionNotFound
@@ -95,6 +98,18 @@ class InvalidStrategy(InvalidInput):
     code = "InvalidStrategy"
 
 
+class InvalidVersionNumber(InvalidInput):
+    """A version number that is not 1..2^31-1 in ASCII digits (``domain/version_number.py``)."""
+
+    code = "InvalidVersionNumber"
+
+
+class InvalidJson(InvalidInput):
+    """A JSON body nested deeper than the limit (``domain/json_body.py``)."""
+
+    code = "InvalidJson"
+
+
 class InvalidRequestContent(InvalidInput):
     code = "InvalidRequestContent"
 
@@ -122,6 +137,13 @@ class Unauthorized(TurnoutError):
 class Forbidden(TurnoutError):
     code = "Forbidden"
     status = 403
+
+
+class HostNotAllowed(TurnoutError):
+    """A control-plane request whose ``Host`` this server is not known by (DNS rebinding guard)."""
+
+    code = "HostNotAllowed"
+    status = 421
 
 
 class NotFound(TurnoutError):

@@ -20,6 +20,7 @@ from turnout.domain.alias import Alias
 from turnout.domain.function import Function, Version
 from turnout.domain.names import LATEST, parse_qualifier
 from turnout.domain.routing import Routing
+from turnout.domain.version_number import is_version_text
 from turnout.errors import (
     AliasNotFound,
     AlreadyExists,
@@ -372,7 +373,7 @@ def list_versions(
     entries: list[dict[str, Any]] = []
     if marker is None:
         entries.append(_draft_json(request, svc.functions.get(name)))
-    elif not marker.isdigit():
+    elif marker != "0" and not is_version_text(marker):
         raise InvalidInput(f"Marker {marker!r} did not come from this API")
     after = None if marker is None else int(marker)
     versions = svc.versions.list(name, after=after, limit=max_items + 1)
