@@ -379,6 +379,8 @@ def list_versions(
     versions = svc.versions.list(name, after=after, limit=max_items + 1)
     entries += [_version_json(request, name, v) for v in versions]
     page, more = entries[:max_items], len(entries) > max_items
+    if not page:  # a marker past the newest version
+        return {"Versions": []}
     last = page[-1]["Version"]
     next_marker = {"NextMarker": "0" if last == LATEST else last} if more else {}  # "0": after $LATEST
     return {"Versions": page, **next_marker}
