@@ -39,6 +39,7 @@ Messages are for people: they say what was wrong and what to do.
     │   └── RouteConflict            409 RouteConflict
     ├── PreconditionFailed           412 PreconditionFailed
     ├── DependencyResolutionFailed   422 DependencyResolutionFailed
+    ├── RequestTimeout               408 RequestTimeout
     ├── RequestTooLarge              413 RequestTooLarge
     ├── Throttled                    429 Throttled
     ├── BlobCorrupted                500 BlobCorrupted
@@ -216,6 +217,13 @@ class PreconditionFailed(TurnoutError):
 class RequestTooLarge(TurnoutError):
     code = "RequestTooLarge"
     status = 413
+
+
+class RequestTimeout(TurnoutError):
+    """A client that took longer than the header or body timeout to send its request."""
+
+    code = "RequestTimeout"
+    status = 408
 
 
 class Throttled(TurnoutError):

@@ -90,8 +90,9 @@ def _explore(operation: schemathesis.APIOperation, headers: dict[str, str], fail
         ("POST", f"/v1/functions/{FN}/invoke?qualifier=18446744073709551616", {}),
         ("POST", f"/v1/functions/{FN}/invoke?qualifier=-18446744073709551616", {}),
         ("POST", f"/v1/functions/{FN}:²/invoke", {}),
-        ("POST", "/v1/routes", {"path": "/x", "target": f"{FN}:18446744073709551616"}),
-        ("POST", "/v1/schedules", {"name": "s", "expression": "rate(1 hours)", "target": f"{FN}:²"}),
+        ("POST", "/v1/routes", {"path": "/x", "function": FN, "qualifier": "18446744073709551616"}),
+        ("POST", "/v1/routes", {"path": "/y", "function": f"{FN}:-5"}),
+        ("POST", "/v1/schedules", {"name": "s", "expression": "rate(1 hours)", "function": f"{FN}:²"}),
     ],
 )
 def test_the_issues_inputs_answer_4xx_with_a_code(
