@@ -92,6 +92,8 @@ def _explore(operation: schemathesis.APIOperation, headers: dict[str, str], fail
         ("POST", f"/v1/functions/{FN}:²/invoke", {}),
         ("POST", "/v1/routes", {"path": "/x", "function": FN, "qualifier": "18446744073709551616"}),
         ("POST", "/v1/routes", {"path": "/y", "function": f"{FN}:-5"}),
+        ("GET", "/v1/routes/18446744073709551616", None),
+        ("GET", f"/v1/functions/{FN}/versions?after=18446744073709551616", None),
         ("POST", "/v1/schedules", {"name": "s", "expression": "rate(1 hours)", "function": f"{FN}:²"}),
     ],
 )

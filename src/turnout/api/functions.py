@@ -11,6 +11,7 @@ from turnout.api.deps import Deployer, IfMatch, Reader, ServicesDep
 from turnout.api.routes import route_json
 from turnout.api.schedules import schedule_json
 from turnout.api.schemas import DraftBody, GcBody, PublishBody, VersionNumber
+from turnout.domain.version_number import MAX_VERSION
 from turnout.services import Services
 from turnout.services.functions import DraftChanges
 from turnout.services.tokens import Principal
@@ -112,7 +113,7 @@ def list_versions(
     name: str,
     svc: ServicesDep,
     _: Reader,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_VERSION)] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> dict[str, Any]:
     found = svc.versions.list(name, after, limit)
