@@ -28,7 +28,9 @@ from turnout.api import (
     secrets,
     tokens,
 )
+from turnout.api.body_limits import BodyLimits
 from turnout.api.errors import install_error_handlers
+from turnout.api.hosts import HostGuard, HostPolicy
 from turnout.blobs import BlobStore, FileBlobStore
 from turnout.build.bundle import BundleLimits
 from turnout.build.layer import LayerBuilder
@@ -304,6 +306,9 @@ def create_app(
     app.state.sandbox = sandbox
     app.state.scheduler, app.state.dispatcher = scheduler, dispatcher
     install_error_handlers(app)
+    app.state.hosts = HostPolicy.from_settings(settings)
+    app.add_middleware(BodyLimits, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(HostGuard, policy=app.state.hosts)  # outermost: a refused Host sends nothing on
     triggers = (routes, schedules, events, event_configs)
     for module in (
         nodes,

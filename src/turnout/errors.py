@@ -12,6 +12,8 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── InvalidBundle            400 InvalidBundle
     │   ├── InvalidStrategy          400 InvalidStrategy
     │   ├── InvalidRequestContent    400 InvalidRequestContent
+    │   ├── InvalidVersionNumber     400 InvalidVersionNumber
+    │   ├── InvalidJson              400 InvalidJson
     │   ├── InvalidSchedule          400 InvalidScheduleExpression
     │   ├── HandlerNotFound          400 Function.HandlerNotFound
     │   ├── FunctionImportFailed     400 Function.ImportError
@@ -19,6 +21,7 @@ Messages are for people: they say what was wrong and what to do.
     │   └── BundleTooLarge           413 BundleTooLarge
     ├── Unauthorized                 401 Unauthorized
     ├── Forbidden                    403 Forbidden
+    ├── HostNotAllowed               421 HostNotAllowed
     ├── NotFound                     404 NotFound
     │   ├── FunctionNotFound         404 FunctionNotFound
     │   ├── VersionNotFound          404 VersionNotFound
@@ -37,6 +40,7 @@ Messages are for people: they say what was wrong and what to do.
     │   └── RouteConflict            409 RouteConflict
     ├── PreconditionFailed           412 PreconditionFailed
     ├── DependencyResolutionFailed   422 DependencyResolutionFailed
+    ├── RequestTimeout               408 RequestTimeout
     ├── RequestTooLarge              413 RequestTooLarge
     ├── Throttled                    429 Throttled
     ├── BlobCorrupted                500 BlobCorrupted
@@ -98,6 +102,18 @@ class InvalidStrategy(InvalidInput):
     code = "InvalidStrategy"
 
 
+class InvalidVersionNumber(InvalidInput):
+    """A version number that is not 1..2^31-1 in ASCII digits (``domain/version_number.py``)."""
+
+    code = "InvalidVersionNumber"
+
+
+class InvalidJson(InvalidInput):
+    """A JSON body nested deeper than the limit (``domain/json_body.py``)."""
+
+    code = "InvalidJson"
+
+
 class InvalidRequestContent(InvalidInput):
     code = "InvalidRequestContent"
 
@@ -125,6 +141,13 @@ class Unauthorized(TurnoutError):
 class Forbidden(TurnoutError):
     code = "Forbidden"
     status = 403
+
+
+class HostNotAllowed(TurnoutError):
+    """A control-plane request whose ``Host`` this server is not known by (DNS rebinding guard)."""
+
+    code = "HostNotAllowed"
+    status = 421
 
 
 class NotFound(TurnoutError):
@@ -197,6 +220,13 @@ class PreconditionFailed(TurnoutError):
 class RequestTooLarge(TurnoutError):
     code = "RequestTooLarge"
     status = 413
+
+
+class RequestTimeout(TurnoutError):
+    """A client that took longer than the header or body timeout to send its request."""
+
+    code = "RequestTimeout"
+    status = 408
 
 
 class Throttled(TurnoutError):

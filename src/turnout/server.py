@@ -8,6 +8,7 @@ from types import FrameType
 
 import uvicorn
 
+from turnout.api.connections import Connections, Timeouts, connection_cap, raise_open_file_limit
 from turnout.api.protocol import protocol_for
 from turnout.app import create_app
 from turnout.gateway.front_door import RouteDoor
@@ -22,10 +23,15 @@ def serve(settings: Settings) -> None:
     if settings.log_level != "debug":
         logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.check_exposure()
+    open_files = raise_open_file_limit()
     app = create_app(settings)
+    registry = Connections(
+        connection_cap(settings.max_connections, open_files),
+        Timeouts(header_s=settings.header_timeout_s, body_s=settings.body_timeout_s),
+    )
     config = uvicorn.Config(
         RouteDoor(app),
-        http=protocol_for(app.state),  # invocations answered natively (turnout/api/protocol.py)
+        http=protocol_for(app.state, registry),  # invocations answered natively (turnout/api/protocol.py)
         host=settings.host,
         port=settings.port,
         timeout_keep_alive=settings.keep_alive_s,

@@ -43,6 +43,26 @@ class Settings:
         "How long an idle keep-alive connection stays open (s): longer than clients' own idle expiry "
         "(httpx 5 s, load balancers 60 s), so a client never reuses a connection the server is closing.",
     )
+    header_timeout_s: float = _setting(
+        10.0,
+        "A request's line and headers must arrive within this many seconds of its first byte (or of the "
+        "connection opening); then the connection is closed with 408.",
+    )
+    body_timeout_s: float = _setting(
+        30.0,
+        "A request body that stops arriving for this many seconds (between two reads) is cut off with 408.",
+    )
+    max_connections: int = _setting(
+        0,
+        "Most open client connections; past it the oldest idle ones are closed (logged). 0: derived from "
+        "the open-file limit (raised to its hard limit at start): three quarters of it, at most 10000.",
+    )
+    allowed_hosts: str = _setting(
+        "",
+        "Comma-separated extra Host names the API and the Lambda API answer (besides loopback names, "
+        "HOST and PUBLIC_URL's host); '.example.com' allows its subdomains, '*' any (not for browsers' "
+        "machines). Routes and function URLs answer any Host.",
+    )
     bundle_max_zipped_bytes: int = _setting(50 * MiB, "Largest accepted bundle, zipped.")
     bundle_max_unpacked_bytes: int = _setting(250 * MiB, "Largest accepted bundle, unpacked.")
     bundle_max_files: int = _setting(20_000, "Most files a bundle may hold.")
@@ -275,6 +295,11 @@ class Settings:
         return Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret-key"
 
     @property
+    def api_max_body_bytes(self) -> int:
+        """Largest JSON body the API parses: a Lambda CreateFunction carries a whole zip in base64."""
+        return self.bundle_max_zipped_bytes * 4 // 3 + MiB
+
+    @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
@@ -325,8 +350,10 @@ def _convert(name: str, raw: str, type_name: Any) -> Any:
     try:
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         if kind == "Path":
             return Path(raw)
     except ValueError as exc:
-        raise InvalidInput(f"setting {ENV_PREFIX}{name.upper()}={raw!r} is not a whole number") from exc
+        raise InvalidInput(f"setting {ENV_PREFIX}{name.upper()}={raw!r} is not a number") from exc
     return raw

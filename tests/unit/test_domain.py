@@ -15,7 +15,14 @@ from turnout.domain.names import check_alias_name, check_function_name, parse_qu
 from turnout.domain.retention import plan_retention
 from turnout.domain.routing import Routing, parse_target, percent_to_bp, routing_from_labels
 from turnout.domain.secrets import MASK
-from turnout.errors import InvalidAliasTarget, InvalidInput, InvalidName, InvalidWeights, NothingToRollBack
+from turnout.errors import (
+    InvalidAliasTarget,
+    InvalidInput,
+    InvalidName,
+    InvalidVersionNumber,
+    InvalidWeights,
+    NothingToRollBack,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -50,8 +57,9 @@ def test_qualifiers_read_as_latest_version_or_alias() -> None:
     assert parse_qualifier(None).is_latest and parse_qualifier("$LATEST").is_latest
     assert parse_qualifier("12").version == 12
     assert parse_qualifier("prod").alias == "prod"
-    with pytest.raises(InvalidName):
-        parse_qualifier("0")
+    for wrong in ("0", "-1", "²", "18446744073709551616"):
+        with pytest.raises(InvalidVersionNumber):
+            parse_qualifier(wrong)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ native API, AWS's form (``X-Amzn-ErrorType`` and ``message``) on the Lambda-comp
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from turnout.errors import TurnoutError
-from turnout.lambda_api.errors import aws_error, aws_response, is_lambda_path
+from turnout.lambda_api.errors import aws_error, aws_response, aws_type, is_lambda_path
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,22 @@ def error_response(
     if details:
         body["details"] = details
     return JSONResponse({"error": body}, status_code=status)
+
+
+async def send_error(send: Any, path: str, exc: TurnoutError) -> None:
+    """Answer ``exc`` on a raw ASGI ``send`` (middleware that answers before the app), in the native
+    shape or in AWS's on the Lambda paths."""
+    headers = [(b"content-type", b"application/json")]
+    if is_lambda_path(path):
+        kind, status = aws_type(exc)
+        body = json.dumps({"Type": "User", "Message": exc.message, "message": exc.message}).encode()
+        headers.append((b"x-amzn-errortype", kind.encode()))
+    else:
+        status = exc.status
+        body = json.dumps({"error": exc.to_dict()}).encode()
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,7 +10,8 @@ from turnout.api import views
 from turnout.api.deps import Deployer, IfMatch, Reader, ServicesDep
 from turnout.api.routes import route_json
 from turnout.api.schedules import schedule_json
-from turnout.api.schemas import DraftBody, GcBody, PublishBody
+from turnout.api.schemas import DraftBody, GcBody, PublishBody, VersionNumber
+from turnout.domain.version_number import MAX_VERSION
 from turnout.services import Services
 from turnout.services.functions import DraftChanges
 from turnout.services.tokens import Principal
@@ -114,7 +115,7 @@ def list_versions(
     name: str,
     svc: ServicesDep,
     _: Reader,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_VERSION)] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> dict[str, Any]:
     found = svc.versions.list(name, after, limit)
@@ -127,7 +128,7 @@ def list_versions(
 @router.get("/{name}/versions/{number}")
 def get_version(
     name: str,
-    number: int,
+    number: VersionNumber,
     svc: ServicesDep,
     principal: Reader,
     reveal: bool = False,
@@ -137,7 +138,7 @@ def get_version(
 
 
 @router.delete("/{name}/versions/{number}", status_code=204)
-def delete_version(name: str, number: int, svc: ServicesDep, _: Deployer) -> None:
+def delete_version(name: str, number: VersionNumber, svc: ServicesDep, _: Deployer) -> None:
     svc.versions.delete(name, number)
 
 

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from turnout.api.hosts import HostPolicy
 from turnout.domain.names import split_qualified
 from turnout.errors import InvalidInput, RequestTooLarge, TurnoutError
 from turnout.gateway.invoke import Gateway, Invocation
@@ -45,12 +46,16 @@ class InvokeRequest:
     routing_key: str | None
     override: str | None
     asynchronous: bool = False  # ?async=true or X-Turnout-Invocation-Type: Event: queue it, answer 202
+    host: str | None = None  # the Host header: the control plane answers known hosts only (api/hosts.py)
 
 
 async def answer(
     state: Any, request: InvokeRequest, read_body: Callable[[], Awaitable[bytes]]
 ) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) for one invoke request; platform errors raise :class:`TurnoutError`."""
+    hosts: HostPolicy = state.hosts
+    if not hosts.allows(request.host):
+        raise hosts.refusal(request.host)
     tokens: TokenService = state.services.tokens
     principal = tokens.authenticate(_bearer(request.authorization))
     principal.require("invoke")
@@ -131,6 +136,7 @@ _WANTED = {
     b"content-length": "content_length",
     b"x-turnout-routing-key": "routing_key",
     b"x-turnout-version-override": "override",
+    b"host": "host",
 }
 
 
@@ -174,6 +180,7 @@ async def invoke(name: str, request: Request) -> Response:
         routing_key=h.get("x-turnout-routing-key"),
         override=h.get("x-turnout-version-override"),
         asynchronous=is_async(request.query_params, h),
+        host=h.get("host"),
     )
     status, headers, body = await answer(request.app.state, parts, request.body)
     return Response(body, status, headers, media_type="application/json")

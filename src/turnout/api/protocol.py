@@ -7,6 +7,13 @@ graceful shutdown), but no ASGI scope, middleware, routing or dependency solving
 (status line, headers, body) leaves in a single write. The answer itself comes from
 :func:`turnout.api.invoke.respond`, the same function behind the documented FastAPI route.
 
+Every connection also keeps a deadline (``api/connections.py``): the request line and headers within
+``TURNOUT_HEADER_TIMEOUT_S`` of the first byte, the body without a pause longer than
+``TURNOUT_BODY_TIMEOUT_S``; a late client gets ``408`` and the connection closes. A response sent
+before the whole body arrived (``413``, an early error) leaves the connection reading and discarding the
+rest (up to :data:`DRAIN_MAX_BYTES`, then a half-close and a short linger), so the client reads the
+answer instead of a connection reset.
+
 uvicorn's protocol internals are a contract of the pinned uvicorn version (pyproject.toml);
 tests/integration/test_http_protocol.py exercises each of them against a real server.
 """
@@ -14,16 +21,20 @@ tests/integration/test_http_protocol.py exercises each of them against a real se
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.parse
 from typing import Any, ClassVar
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from turnout.api.connections import Connections
 from turnout.api.invoke import InvokeRequest, invoke_name, invoke_request, respond
-from turnout.errors import RequestTooLarge
+from turnout.errors import InvalidRequestContent, RequestTimeout, RequestTooLarge
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+DRAIN_MAX_BYTES = 64 * 1024 * 1024  # read and discarded after an early answer, then half-close
+LINGER_S = 2.0  # after the half-close, how long the rest is still read before the socket closes
 
 
 class _InvokeCycle:
@@ -56,8 +67,7 @@ class _InvokeCycle:
     async def _read_body(self) -> bytes:
         limit = self.limit
         while self.more_body and not self.disconnected:
-            if len(self.body) > limit:
-                self.keep_alive = False  # the rest of the body is never read: the connection must close
+            if len(self.body) > limit:  # the protocol reads and discards the rest (drain)
                 raise RequestTooLarge(f"the request payload is over the limit of {limit} bytes")
             if self.waiting_for_100_continue and not self.transport.is_closing():
                 self.transport.write(CONTINUE)
@@ -65,6 +75,8 @@ class _InvokeCycle:
             self.flow.resume_reading()
             await self.message_event.wait()
             self.message_event.clear()
+        if self.disconnected:  # never run a function on half a body
+            raise InvalidRequestContent("the connection closed before the whole request body arrived")
         return bytes(self.body)
 
     def _write(self, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -89,8 +101,111 @@ class TurnoutHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a native door for invocations (see the module's docstring)."""
 
     state: ClassVar[Any] = None  # the app's state (services, gateway): set by :func:`protocol_for`
+    registry: ClassVar[Connections]  # the server's open connections: set by :func:`protocol_for`
+    deadline: float | None = None  # loop time by which the client must have sent more (None: no limit)
+    _in_request = False  # between a request's first byte and its last
+    _headers_done = False
+    _discarded = 0  # body bytes read after the answer went
+    _lingering = False
+
+    # -- connection lifetime, deadlines, draining --------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if not self.registry.opened(self, self.loop):
+            transport.close()
+            return
+        self.deadline = self.loop.time() + self.registry.timeouts.header_s
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.registry.closed(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._lingering:
+            super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_request, self._headers_done, self._discarded = True, False, 0
+        self.registry.became_busy(self)
+        self.deadline = self.loop.time() + self.registry.timeouts.header_s
+
+    def on_body(self, body: bytes) -> None:
+        self.deadline = self.loop.time() + self.registry.timeouts.body_s
+        if self.cycle.response_complete:  # answered early: discard the rest, up to a bound
+            self._discarded += len(body)
+            if self._discarded > DRAIN_MAX_BYTES:
+                self._linger()
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_request, self.deadline = False, None
+        super().on_message_complete()
+        self._maybe_idle()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if (
+            not self._in_request
+            and not self.pipeline
+            and (self.cycle is None or self.cycle.response_complete)
+        ):
+            self.registry.became_idle(self)
+
+    def expire(self) -> None:
+        """The deadline passed (called by the registry's sweep)."""
+        if self.transport.is_closing():
+            return
+        if self._lingering:
+            self.transport.close()
+            return
+        if self._in_request and self._headers_done and self._waiting_on_us():
+            self.deadline = self.loop.time() + self.registry.timeouts.body_s
+            return
+        if self._in_request and self._can_answer():
+            self._write_408()
+        self.transport.close()
+
+    def close_idle(self) -> None:
+        """Shed by the registry (over the connection cap): nothing is in progress."""
+        self.transport.close()
+
+    def _waiting_on_us(self) -> bool:
+        """The body is not arriving because we paused reading or owe the client a 100-continue."""
+        return self.flow.read_paused or bool(getattr(self.cycle, "waiting_for_100_continue", False))
+
+    def _can_answer(self) -> bool:
+        cycle = self.cycle
+        if not self._headers_done:  # self.cycle is the previous request's
+            return cycle is None or cycle.response_complete
+        return not (getattr(cycle, "response_started", False) or cycle.response_complete)
+
+    def _write_408(self) -> None:
+        phase = "body" if self._headers_done else "request line and headers"
+        error = RequestTimeout(f"the {phase} did not arrive in time")
+        body = json.dumps({"error": error.to_dict()}).encode()
+        head = b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+        self.transport.write(STATUS_LINE[408] + head % len(body) + body)
+
+    def _linger(self) -> None:
+        """Half-close, keep reading (and discarding) a little longer, then close: no reset before the
+        client has read the answer."""
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.flow.resume_reading()
+        self.deadline = self.loop.time() + LINGER_S
+
+    # -- the invoke door ---------------------------------------------------------------------------
 
     def on_headers_complete(self) -> None:
+        self._headers_done = True
+        self.deadline = self.loop.time() + self.registry.timeouts.body_s
         found = self._invocation()
         if found is None:
             super().on_headers_complete()
@@ -129,6 +244,6 @@ class TurnoutHttpProtocol(HttpToolsProtocol):
         self.tasks.add(task)
 
 
-def protocol_for(state: Any) -> type[TurnoutHttpProtocol]:
-    """The protocol class for one app (uvicorn makes one instance per connection)."""
-    return type("TurnoutHttpProtocol", (TurnoutHttpProtocol,), {"state": state})
+def protocol_for(state: Any, registry: Connections) -> type[TurnoutHttpProtocol]:
+    """The protocol class for one app and its connections (uvicorn makes one instance per connection)."""
+    return type("TurnoutHttpProtocol", (TurnoutHttpProtocol,), {"state": state, "registry": registry})

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.api.deps import Deployer, Reader, ServicesDep
 from turnout.store.routes import RouteRecord
 
 router = APIRouter(tags=["routes"])
+RouteId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the route's id")]  # fits the store's column
 
 
 class RouteBody(BaseModel):
@@ -65,10 +66,10 @@ def list_routes(svc: ServicesDep, _: Reader, function: str | None = None) -> dic
 
 
 @router.get("/v1/routes/{route_id}")
-def get_route(route_id: int, svc: ServicesDep, _: Reader) -> dict[str, Any]:
+def get_route(route_id: RouteId, svc: ServicesDep, _: Reader) -> dict[str, Any]:
     return route_json(svc.routes.get(route_id))
 
 
 @router.delete("/v1/routes/{route_id}", status_code=204)
-def delete_route(route_id: int, svc: ServicesDep, _: Deployer) -> None:
+def delete_route(route_id: RouteId, svc: ServicesDep, _: Deployer) -> None:
     svc.routes.remove(route_id)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from turnout.domain.version_number import MAX_VERSION, parse_version_number
+
+# a version number read by the one parser (domain/version_number.py): InvalidVersionNumber, not 422/500
+VersionNumber = Annotated[int, BeforeValidator(parse_version_number), Field(ge=1, le=MAX_VERSION)]
 
 
 class _Body(BaseModel):
@@ -51,7 +56,7 @@ class SwapBody(_Body):
 
 
 class RollbackBody(_Body):
-    to: int | None = Field(None, ge=1, description="version to return to; default: the previous target")
+    to: VersionNumber | None = Field(None, description="version to return to; default: the previous target")
     reason: str = ""
 
 
@@ -104,7 +109,7 @@ class StepBody(_Body):
 class RolloutBody(_Body):
     """Start a rollout of an alias to version ``to``. Omitted fields take the documented defaults."""
 
-    to: int = Field(description="the candidate version")
+    to: VersionNumber = Field(description="the candidate version")
     strategy: str = Field(
         "canary", description="all-at-once, canary, linear, steps, blue-green, or a CodeDeploy preset name"
     )

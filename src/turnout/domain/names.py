@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from turnout.domain.version_number import looks_numeric, parse_version_number
 from turnout.errors import InvalidName
 
 LATEST = "$LATEST"
@@ -29,9 +30,10 @@ def check_alias_name(name: str) -> str:
     """Return ``name`` if it can name an alias: like a function name, but never all digits."""
     if not _ALIAS.fullmatch(name):
         raise InvalidName(f"invalid alias name {name!r}: use 1-128 letters, digits, '-' or '_'", name=name)
-    if name.isdigit():
+    if looks_numeric(name):
         raise InvalidName(
-            f"invalid alias name {name!r}: an all-digit name would be read as a version number",
+            f"invalid alias name {name!r}: a name of digits (or '-' and digits) would be read as a version "
+            "number",
             name=name,
         )
     return name
@@ -98,11 +100,8 @@ def parse_qualifier(text: str | None) -> Qualifier:
     """
     if text is None or text in ("", LATEST):
         return Qualifier()
-    if text.isdigit():
-        number = int(text)
-        if number < 1:
-            raise InvalidName(f"invalid version {text!r}: versions start at 1", qualifier=text)
-        return Qualifier(version=number)
+    if looks_numeric(text):
+        return Qualifier(version=parse_version_number(text, "qualifier"))
     return Qualifier(alias=check_alias_name(text))
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from turnout.domain.names import LATEST
+from turnout.domain.version_number import looks_numeric, parse_version_number
 from turnout.errors import InvalidAliasTarget, InvalidWeights
 
 BASIS_POINTS = 10_000
@@ -127,8 +128,8 @@ def parse_target(label: str | int | None) -> int | None:
     text = LATEST if label is None else str(label).strip()
     if text == LATEST:
         return None
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
+    if looks_numeric(text):
+        return parse_version_number(text, "alias target")
     if text[:1].isdigit() or text[:1] in "-+.":
         raise InvalidAliasTarget(
             f"alias target {text!r}: version numbers are whole numbers from 1", target=text

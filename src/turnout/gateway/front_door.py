@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.domain.ids import new_request_id
+from turnout.domain.version_number import is_version_text
 from turnout.errors import NotFound, TurnoutError
 from turnout.gateway.http_event import EventContext, HttpRequest, HttpResponse, InvalidResponse, to_event
 from turnout.gateway.http_event import to_response as http_response
@@ -159,7 +160,7 @@ class RouteDoor:
         self, route: Route, wanted: str, gateway: Gateway
     ) -> tuple[Principal, str | None]:
         """(principal, override) for ``X-Turnout-Version``: only a version the route serves right now."""
-        number = int(wanted) if wanted.isdigit() else None
+        number = int(wanted) if is_version_text(wanted) else None
         qualifier = invoke_qualifier(route.qualifier)
         refused = NotFound(
             f"{route.label()} does not serve version {wanted!r} now: "
@@ -168,7 +169,7 @@ class RouteDoor:
         )
         if number is None or qualifier is None:
             raise refused
-        if qualifier.isdigit():
+        if is_version_text(qualifier):
             if int(qualifier) != number:
                 raise refused
             return Principal(f"route:{route.id}", frozenset({"invoke"})), None

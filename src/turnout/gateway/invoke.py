@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,13 +11,14 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from turnout.domain.ids import new_request_id
+from turnout.domain.json_body import check_json
 from turnout.domain.names import LATEST, check_function_name, parse_qualifier
 from turnout.domain.pick import pick
+from turnout.domain.version_number import parse_version_number
 from turnout.errors import (
     AliasNotFound,
     FunctionNotFound,
     InvalidInput,
-    InvalidRequestContent,
     RequestTooLarge,
     TurnoutError,
     VersionNotFound,
@@ -168,9 +168,7 @@ class Gateway:
 
 
 def _override(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidInput(f"X-Turnout-Version-Override must be a version number, not {text!r}")
-    return int(text)
+    return parse_version_number(text, "X-Turnout-Version-Override")
 
 
 def _response_too_large(size: int, limit: int) -> dict[str, Any]:
@@ -180,11 +178,4 @@ def _response_too_large(size: int, limit: int) -> dict[str, Any]:
 
 
 def _check_json(payload: bytes) -> None:
-    if not payload:
-        return
-    try:
-        json.loads(payload)
-    except ValueError as exc:
-        raise InvalidRequestContent(
-            f"the request payload is not JSON ({exc}); send a JSON document (an empty body is {{}})",
-        ) from exc
+    check_json(payload)

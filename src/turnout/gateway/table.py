@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from turnout.domain.alias import Alias
 from turnout.domain.destination import EventConfig
 from turnout.domain.function import Function, Version
+from turnout.domain.version_number import is_version_text
 from turnout.runtime.supervisor import Target
 from turnout.store import Store
 
@@ -77,7 +78,7 @@ class RoutingTable:
             aliases = {a.name: a for a in tx.aliases.list(function.id)}
             provisioned = tx.provisioned.of(function.id)
             routed = {v for a in aliases.values() for v in a.routing.versions if v is not None}
-            routed |= {int(q) for q in provisioned if q.isdigit()}
+            routed |= {int(q) for q in provisioned if is_version_text(q)}
             versions = {n: v for n in routed if (v := tx.versions.get(function.id, n)) is not None}
             event_configs = tx.event_configs.of(function.id)
         return Entry(function, aliases, versions, provisioned, event_configs)

@@ -20,6 +20,7 @@ from turnout.domain.alias import Alias
 from turnout.domain.function import Function, Version
 from turnout.domain.names import LATEST, parse_qualifier
 from turnout.domain.routing import Routing
+from turnout.domain.version_number import is_version_text
 from turnout.errors import (
     AliasNotFound,
     AlreadyExists,
@@ -372,12 +373,14 @@ def list_versions(
     entries: list[dict[str, Any]] = []
     if marker is None:
         entries.append(_draft_json(request, svc.functions.get(name)))
-    elif not marker.isdigit():
+    elif marker != "0" and not is_version_text(marker):
         raise InvalidInput(f"Marker {marker!r} did not come from this API")
     after = None if marker is None else int(marker)
     versions = svc.versions.list(name, after=after, limit=max_items + 1)
     entries += [_version_json(request, name, v) for v in versions]
     page, more = entries[:max_items], len(entries) > max_items
+    if not page:  # a marker past the newest version
+        return {"Versions": []}
     last = page[-1]["Version"]
     next_marker = {"NextMarker": "0" if last == LATEST else last} if more else {}  # "0": after $LATEST
     return {"Versions": page, **next_marker}

@@ -21,6 +21,7 @@ from turnout.domain.config import FunctionConfig
 from turnout.domain.names import LATEST
 from turnout.domain.routing import BASIS_POINTS, Route, Routing
 from turnout.domain.secrets import MASK, mask
+from turnout.domain.version_number import looks_numeric, parse_version_number
 from turnout.errors import InvalidInput
 from turnout.lambda_api.names import Arns
 
@@ -144,6 +145,6 @@ def alias_routing(function_version: str, routing_config: Mapping[str, Any] | Non
 def _version(label: str, field: str) -> int | None:
     if label == LATEST:
         return None
-    if not label.isdigit() or int(label) < 1:
+    if not looks_numeric(label):
         raise InvalidInput(f"{field}: {label!r} is not a version number or $LATEST")
-    return int(label)
+    return parse_version_number(label, field)

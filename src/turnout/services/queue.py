@@ -9,7 +9,6 @@ happens next.
 from __future__ import annotations
 
 import builtins
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from turnout.clock import Clock
 from turnout.domain.ids import new_request_id
+from turnout.domain.json_body import check_json
 from turnout.domain.names import check_function_name
 from turnout.domain.retry import Next, Status
 from turnout.errors import EventNotFound, InvalidInput, InvalidRequestContent
@@ -214,9 +214,9 @@ class EventQueue:
 def _json_text(payload: bytes) -> str:
     try:
         text = payload.decode("utf-8") if payload else "{}"
-        json.loads(text)
     except ValueError as exc:
         raise InvalidRequestContent(
             f"the request payload is not JSON ({exc}); send a JSON document (an empty body is {{}})"
         ) from exc
+    check_json(payload)
     return text

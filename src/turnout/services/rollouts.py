@@ -17,6 +17,7 @@ from turnout.domain.names import check_alias_name
 from turnout.domain.plan import Plan, check_reference
 from turnout.domain.rollout import Action, Decision, Rollout
 from turnout.domain.strategy import Strategy
+from turnout.domain.version_number import looks_numeric, parse_version_number
 from turnout.errors import InvalidAliasTarget, InvalidInput, RolloutInProgress, RolloutNotFound
 from turnout.services.aliases import AliasService, load_alias
 from turnout.services.changes import ChangeFeed
@@ -75,8 +76,8 @@ class RolloutService:
             for reference in _references(request.plan):
                 name, qualifier = check_reference(reference)
                 checked = load_function(tx, name)
-                if qualifier is not None and qualifier.isdigit():
-                    load_version(tx, checked, int(qualifier))
+                if qualifier is not None and looks_numeric(qualifier):
+                    load_version(tx, checked, parse_version_number(qualifier, reference))
                 elif qualifier is not None:
                     load_alias(tx, checked, qualifier)
             now = self.clock()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, select
 
+from turnout.domain.version_number import is_version_text
 from turnout.store.rows import utc
 from turnout.store.schema import functions, routes
 
@@ -101,7 +102,7 @@ class RouteRows:
         """Versions pinned by routes (qualifier a version number): number -> route labels."""
         found: dict[int, builtins.list[str]] = {}
         for record in self.list(function_id):
-            if record.qualifier.isdigit():
+            if is_version_text(record.qualifier):
                 found.setdefault(int(record.qualifier), []).append(record.label)
         return found
 
@@ -109,7 +110,7 @@ class RouteRows:
         """Aliases named by routes: alias -> route labels."""
         found: dict[str, builtins.list[str]] = {}
         for record in self.list(function_id):
-            if not record.qualifier.isdigit() and record.qualifier != "$LATEST":
+            if not is_version_text(record.qualifier) and record.qualifier != "$LATEST":
                 found.setdefault(record.qualifier, []).append(record.label)
         return found
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from turnout.domain.version_number import is_version_text
 from turnout.store.rows import utc
 from turnout.store.schema import functions, schedules
 
@@ -141,7 +142,7 @@ class ScheduleRows:
         found: dict[int, builtins.list[str]] = defaultdict(list)
         for row in self.conn.execute(query).mappings():
             qualifier = str(row["qualifier"])
-            if qualifier.isdigit():
+            if is_version_text(qualifier):
                 found[int(qualifier)].append(f"schedule {row['name']}")
         return {v: sorted(names) for v, names in found.items()}
 
@@ -151,7 +152,7 @@ class ScheduleRows:
         found: dict[str, builtins.list[str]] = defaultdict(list)
         for row in self.conn.execute(query).mappings():
             qualifier = str(row["qualifier"])
-            if not qualifier.isdigit() and qualifier != "$LATEST":
+            if not is_version_text(qualifier) and qualifier != "$LATEST":
                 found[qualifier].append(f"schedule {row['name']}")
         return {alias: sorted(names) for alias, names in found.items()}
 
