@@ -64,10 +64,10 @@ class HostPolicy:
         names = set(LOOPBACK)
         if settings.host not in WILDCARDS:
             names.add(host_name(settings.host))
-        if settings.public_url:
-            public = urllib.parse.urlsplit(settings.public_url).hostname
-            if public:
-                names.add(public.lower())
+        for url in (settings.public_url, settings.node_url):  # clients' address, and the one peers use
+            known = urllib.parse.urlsplit(url).hostname if url else None
+            if known:
+                names.add(known.lower())
         names |= set(_listed(settings.allowed_hosts))
         return cls(frozenset(names))
 
