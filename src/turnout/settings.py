@@ -60,8 +60,8 @@ class Settings:
     allowed_hosts: str = _setting(
         "",
         "Comma-separated extra Host names the API and the Lambda API answer (besides loopback names, "
-        "HOST and PUBLIC_URL's host); '.example.com' allows its subdomains, '*' any (not for browsers' "
-        "machines). Routes and function URLs answer any Host.",
+        "HOST, PUBLIC_URL's host and ADVERTISE_URL's host); '.example.com' allows its subdomains, '*' any "
+        "(not for browsers' machines). Routes and function URLs answer any Host.",
     )
     bundle_max_zipped_bytes: int = _setting(50 * MiB, "Largest accepted bundle, zipped.")
     bundle_max_unpacked_bytes: int = _setting(250 * MiB, "Largest accepted bundle, unpacked.")

@@ -385,6 +385,10 @@ def test_one_node_holds_a_rollouts_lease_until_it_runs_out(three: Kit) -> None:
     three.clock.advance(6)
     assert rollouts.claim(rid, "node-b", 15)  # node-a's lease ran out: node-b takes over
     assert not rollouts.claim(rid, "node-a", 15)
+    rollout = rollouts.current(FN, "prod").rollout
+    takeovers = [r for r in rollout.history if r.action.value == "take-over"]
+    assert [r.reason for r in takeovers] == ["controller taken over by node node-b from node node-a"]
+    assert takeovers[0].state is rollout.state  # a line in the history, not a change of state
 
 
 def test_releasing_frees_every_lease_of_that_node_only(three: Kit) -> None:
@@ -398,6 +402,9 @@ def test_releasing_frees_every_lease_of_that_node_only(three: Kit) -> None:
     rollouts.release("node-a")
     assert rollouts.claim(a1, "node-b", 60) and rollouts.claim(a2, "node-b", 60)
     assert not rollouts.claim(b1, "node-b", 60)
+    assert rollouts.claim(a1, "node-b", 60)  # keeping one's own lease is no takeover
+    taken = [r for r in rollouts.current(FN, "prod").rollout.history if r.action.value == "take-over"]
+    assert len(taken) == 1  # node-a released it on shutdown: node-b took it on, once
 
 
 def test_an_ended_rollout_cannot_be_claimed(three: Kit) -> None:

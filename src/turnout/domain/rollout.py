@@ -128,6 +128,7 @@ class Action(StrEnum):
     RUN_POST_HOOK = "run-post-hook"
     ROLL_BACK = "roll-back"
     FINISH = "finish"
+    TAKE_OVER = "take-over"  # only in the history: another node's controller took the rollout on
 
 
 @dataclass(frozen=True)
@@ -421,6 +422,14 @@ def _move(
         record = Record(now, action, state, after.step, routing, reason, figures)
         after = replace(after, history=(*after.history, record))
     return Decision(action, after, routing, reason, figures)
+
+
+def taken_over(rollout: Rollout, now: datetime, previous: str, node: str) -> Rollout:
+    """The rollout with a history line saying that ``node``'s controller took it on from ``previous``'s
+    (whose lease ran out, or who died): the next decisions are ``node``'s, from the stored state."""
+    reason = f"controller taken over by node {node} from node {previous}"
+    record = Record(now, Action.TAKE_OVER, rollout.state, rollout.step, None, reason)
+    return replace(rollout, history=(*rollout.history, record))
 
 
 def _advance(

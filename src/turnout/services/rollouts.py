@@ -110,9 +110,19 @@ class RolloutService:
             return tx.rollouts.running()
 
     def claim(self, rollout_id: int, owner: str, lease_s: float) -> bool:
+        """Take or keep the rollout's lease; taking it from another node is a line in its history."""
         now = self.clock()
         with self.store.write() as tx:
-            return tx.rollouts.claim(rollout_id, owner, now + timedelta(seconds=lease_s), now)
+            previous = tx.rollouts.holder(rollout_id)
+            if not tx.rollouts.claim(rollout_id, owner, now + timedelta(seconds=lease_s), now):
+                return False
+            if previous is not None and previous != owner:
+                record = tx.rollouts.get(rollout_id)
+                if record is not None and record.active:
+                    tx.rollouts.save(
+                        rollout_id, machine.taken_over(record.rollout, now, previous, owner), now
+                    )
+            return True
 
     def release(self, owner: str) -> None:
         with self.store.write() as tx:

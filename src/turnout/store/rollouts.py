@@ -79,7 +79,10 @@ class RolloutRows:
     def claim(self, rollout_id: int, owner: str, until: datetime, now: datetime) -> bool:
         """Take (or keep) the lease of a running rollout: free, run out, or already ``owner``'s."""
         free = or_(
-            rollouts.c.lease_owner.is_(None), rollouts.c.lease_owner == owner, rollouts.c.lease_until < now
+            rollouts.c.lease_owner.is_(None),
+            rollouts.c.lease_owner == owner,
+            rollouts.c.lease_until.is_(None),
+            rollouts.c.lease_until < now,
         )
         query = (
             update(rollouts)
@@ -92,9 +95,15 @@ class RolloutRows:
         return rollout_references(self.conn, function_id)
 
     def release(self, owner: str) -> None:
-        """Give up every lease ``owner`` holds (a node shutting down)."""
+        """Give up every lease ``owner`` holds (a node shutting down); its name stays as the last holder."""
         query = update(rollouts).where(rollouts.c.lease_owner == owner)
-        self.conn.execute(query.values(lease_owner=None, lease_until=None))
+        self.conn.execute(query.values(lease_until=None))
+
+    def holder(self, rollout_id: int) -> str | None:
+        """Who holds (or last held) the rollout's lease; locks the row until the transaction ends."""
+        query = select(rollouts.c.lease_owner).where(rollouts.c.id == rollout_id).with_for_update()
+        found: str | None = self.conn.execute(query).scalar()
+        return found
 
 
 def _values(rollout: Rollout) -> dict[str, Any]:
