@@ -16,8 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.integration.cluster_support import Cluster, PgProxy, fresh_database
+from tests.integration.rollout_support import alias_target, finished, start, status, two_versions, versioned
 from tests.support import Server, error_code, make_zip, unique, wait_for
 
 pytestmark = [
@@ -401,6 +404,89 @@ def test_postgres_down_for_thirty_seconds_warm_traffic_answers_and_the_node_catc
     assert three.get("/v1/functions").status_code == 200
     wait_for(lambda: three.get("/v1/ready").json()["degraded"] == [], timeout=20)
     assert answered > 100
+
+
+def lease_holder(cluster: Cluster, function: str) -> str:
+    """The node whose controller holds the running rollout's lease of ``function`` (read in the store)."""
+    engine = create_engine(cluster.database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            query = text(
+                "SELECT r.lease_owner FROM rollouts r JOIN functions f ON f.id = r.function_id "
+                "WHERE f.name = :name AND r.active_alias IS NOT NULL"
+            )
+            return str(conn.execute(query, {"name": function}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def node_index(cluster: Cluster, node: str) -> int:
+    return [s.extra_env["TURNOUT_NODE_NAME"] for s in cluster.nodes].index(node)
+
+
+def test_a_failing_candidate_served_only_by_other_nodes_is_rolled_back_by_the_lease_holder(
+    cluster: Cluster, apis: Apis
+) -> None:
+    name = unique("judge")
+    baseline, candidate = two_versions(apis[0], name, versioned("v2", fail_rate=1.0))
+    gates = {"max_error_rate_increase": 0.01, "min_invocations": 20}
+    start(apis[0], name, to=candidate, strategy="canary", weight=10, bake_s=300, gates=gates, window_s=60)
+    wait_for(lambda: status(apis[0], name)["state"] == "baking", timeout=30, what="the canary step")
+    holder = node_index(cluster, wait_for(lambda: lease_holder(cluster, name), timeout=10))
+    others = [i for i in range(3) if i != holder]
+    stop, calls = threading.Event(), Counter[int]()
+    first_failure: list[float] = []
+
+    def traffic(index: int) -> None:
+        while not stop.is_set():
+            response = apis[index].post(f"/v1/functions/{name}:prod/invoke", json={})
+            calls[index] += 1
+            if response.headers.get("x-turnout-function-error") and not first_failure:
+                first_failure.append(time.monotonic())
+
+    threads = [threading.Thread(target=traffic, args=(i,), daemon=True) for i in others]
+    for thread in threads:
+        thread.start()
+    try:
+        final = finished(apis[holder], name, timeout=60)
+        rolled_back_at = time.monotonic()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert final["state"] == "rolled-back", final["reason"]
+    assert "relative_error_rate" in final["reason"]
+    assert calls[holder] == 0 and all(calls[i] > 0 for i in others)
+    rollback = apis[holder].get(f"/v1/functions/{name}/aliases/prod/history").json()["history"][0]
+    figures = rollback["details"]["figures"]
+    # the holder served nothing: every figure it judged came from the other nodes' published windows
+    assert figures["candidate.invocations"] >= 20 and figures["candidate.error_rate"] == 1.0
+    assert first_failure and rolled_back_at - first_failure[0] < 10
+    for api in apis:
+        wait_for(lambda api=api: version_of(api, f"{name}:prod") == baseline, timeout=5)
+
+
+def test_killing_the_lease_holder_mid_rollout_another_node_finishes_it(cluster: Cluster, apis: Apis) -> None:
+    name = unique("takeover")
+    baseline, candidate = two_versions(apis[0], name, versioned("v2"))
+    start(apis[0], name, to=candidate, strategy="linear", step=25, interval_s=2, no_gates=True)
+    wait_for(lambda: status(apis[0], name)["step"] >= 1, timeout=30, what="the first step")
+    holder = node_index(cluster, lease_holder(cluster, name))
+    victim = cluster.nodes[holder]
+    victim.kill()  # SIGKILL: its lease is freed once it is seen dead (TURNOUT_NODE_DEAD_AFTER_S)
+    survivor = apis[(holder + 1) % 3]
+    final = finished(survivor, name, timeout=90)
+    cluster.start(victim)
+    assert final["state"] == "succeeded", final["reason"]
+    history = final["history"]
+    takeovers = [h for h in history if h["action"] == "take-over"]
+    assert (
+        len(takeovers) >= 1 and f"from node {victim.extra_env['TURNOUT_NODE_NAME']}" in takeovers[0]["reason"]
+    )
+    steps = [h["step"] for h in history if h["action"] == "set-weights"]
+    assert steps == sorted(set(steps)), steps  # no step repeated across the takeover
+    assert alias_target(survivor, name) == str(candidate)  # on exactly one of the two versions
+    assert baseline != candidate
 
 
 def test_a_node_stopped_cleanly_is_shown_stopped(cluster: Cluster, apis: Apis) -> None:
