@@ -43,8 +43,8 @@ for path in (REPO, REPO / "src", REPO / "benchmarks"):
 
 import httpx  # noqa: E402
 from control_plane import machine, render  # noqa: E402
-from tests.integration.cluster_support import Cluster, fresh_database  # noqa: E402
-from tests.support import free_port, make_zip, wait_for  # noqa: E402
+from tests.integration.cluster_support import Cluster, fresh_database, haproxy  # noqa: E402
+from tests.support import make_zip, wait_for  # noqa: E402
 
 VERSIONED = "VERSION = {n}\n\ndef handler(event, context):\n    return {{'v': VERSION}}\n"
 FAILING = """
@@ -151,21 +151,6 @@ def _visible_after(samples: list[tuple[float, int]], acked: float, until: float,
 # c) throughput behind the load balancer
 
 
-HAPROXY = REPO / "examples" / "cluster" / "haproxy.cfg"
-
-
-def haproxy_config(ports: list[int], listen: int) -> str:
-    """The shipped example configuration with this run's ports."""
-    text = HAPROXY.read_text()
-    servers = "\n".join(
-        f"    server node{i + 1} 127.0.0.1:{port} check inter 1s fall 2 rise 2"
-        for i, port in enumerate(ports)
-    )
-    start = text.index("    server node1")
-    end = text.index("\n", text.index("    server node3")) + 1
-    return text[:start] + servers + "\n" + text[end:].replace("bind *:8080", f"bind 127.0.0.1:{listen}")
-
-
 def wrk(url: str, token: str, seconds: float, folder: Path) -> float:
     script = folder / "post.lua"
     script.write_text(
@@ -189,15 +174,7 @@ def bench_throughput(root: Path, seconds: float, rounds: int) -> dict[str, Any]:
         name = "bench-tp"
         deploy(api, name, [VERSIONED.format(n=1)])
         api.put(f"/v1/functions/{name}/aliases/prod", json={"version": 1})
-        listen = free_port()
-        config = root / "haproxy.cfg"
-        config.write_text(haproxy_config([s.port for s in cluster.nodes], listen))
-        proxy = subprocess.Popen(
-            ["haproxy", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        try:
-            lb = f"http://127.0.0.1:{listen}"
-            wait_for(lambda: httpx.get(lb + "/v1/ready", timeout=1).status_code == 200, timeout=15)
+        with haproxy(root, [s.port for s in cluster.nodes]) as lb:
             path = f"/v1/functions/{name}:prod/invoke"
             for server in [*cluster.nodes, None]:  # warm every node's pool
                 target = lb if server is None else server.url
@@ -206,10 +183,7 @@ def bench_throughput(root: Path, seconds: float, rounds: int) -> dict[str, Any]:
             for _ in range(rounds):  # interleaved: the machine's noise hits both alike
                 single.append(wrk(cluster.nodes[0].url + path, cluster.token, seconds, root))
                 behind.append(wrk(lb + path, cluster.token, seconds, root))
-        finally:
-            proxy.terminate()
-            proxy.wait(10)
-            api.close()
+        api.close()
     return {"single": single, "behind_lb": behind}
 
 

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import os
 import socket
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -114,6 +115,7 @@ NODE_ENV = {
     "TURNOUT_TOKEN_CACHE_SECONDS": "2",
     "TURNOUT_ASYNC_LEASE_S": "10",
     "TURNOUT_ASYNC_POLL_MS": "200",
+    "TURNOUT_DRAIN_S": "3",  # > HAProxy's 2 failed probes 1 s apart (examples/cluster/haproxy.cfg)
 }
 
 
@@ -165,3 +167,39 @@ class Cluster:
     def stop(self) -> None:
         for server in self.nodes:
             server.kill()
+
+
+HAPROXY = Path(__file__).resolve().parents[2] / "examples" / "cluster" / "haproxy.cfg"
+
+
+def haproxy_config(ports: list[int], listen: int) -> str:
+    """The shipped example configuration (examples/cluster/haproxy.cfg) with this run's ports."""
+    text = HAPROXY.read_text()
+    lines = [line for line in text.splitlines() if not line.strip().startswith("server node")]
+    at = next(i for i, line in enumerate(lines) if "http-check expect" in line) + 1
+    servers = [
+        f"    server node{i + 1} 127.0.0.1:{port} check inter 1s fall 2 rise 2"
+        for i, port in enumerate(ports)
+    ]
+    lines[at:at] = servers
+    return "\n".join(lines).replace("bind *:8080", f"bind 127.0.0.1:{listen}") + "\n"
+
+
+@contextmanager
+def haproxy(folder: Path, ports: list[int]) -> Iterator[str]:
+    """HAProxy with the example configuration in front of ``ports``; yields its URL."""
+    listen = free_port()
+    config = folder / "haproxy.cfg"
+    config.write_text(haproxy_config(ports, listen))
+    process = subprocess.Popen(
+        ["haproxy", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{listen}"
+    try:
+        wait_for(
+            lambda: httpx.get(url + "/v1/ready", timeout=1).status_code == 200, timeout=15, what="haproxy"
+        )
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.integration.cluster_support import Cluster, PgProxy, fresh_database
+from tests.integration.cluster_support import Cluster, PgProxy, fresh_database, haproxy
 from tests.integration.rollout_support import alias_target, finished, start, status, two_versions, versioned
 from tests.support import Server, error_code, make_zip, unique, wait_for
 
@@ -487,6 +487,44 @@ def test_killing_the_lease_holder_mid_rollout_another_node_finishes_it(cluster: 
     assert steps == sorted(set(steps)), steps  # no step repeated across the takeover
     assert alias_target(survivor, name) == str(candidate)  # on exactly one of the two versions
     assert baseline != candidate
+
+
+def test_behind_haproxy_requests_spread_and_a_graceful_restart_fails_none(
+    cluster: Cluster, apis: Apis, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    name = unique("balanced")
+    deploy_versions(apis[0], name, 1)
+    assert apis[0].put(f"/v1/functions/{name}/aliases/prod", json={"version": 1}).status_code == 201
+    with haproxy(tmp_path_factory.mktemp("lb"), [s.port for s in cluster.nodes[:3]]) as lb:
+        answered_by = {httpx.get(lb + "/v1/health").json()["node"] for _ in range(30)}
+        assert answered_by == {"node1", "node2", "node3"}
+        statuses: Counter[int] = Counter()
+        stop = threading.Event()
+
+        def load() -> None:
+            with httpx.Client(base_url=lb, headers={"Authorization": f"Bearer {cluster.token}"}) as api:
+                while not stop.is_set():
+                    statuses[api.post(f"/v1/functions/{name}:prod/invoke", json={}).status_code] += 1
+
+        threads = [threading.Thread(target=load, daemon=True) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        victim = cluster.nodes[1]
+        try:
+            wait_for(lambda: sum(statuses.values()) > 50, timeout=20)
+            victim.stop()  # SIGTERM: /v1/ready answers 503 for TURNOUT_DRAIN_S while it keeps serving
+            cluster.start(victim)
+            wait_for(
+                lambda: "node2" in {httpx.get(lb + "/v1/health").json()["node"] for _ in range(6)},
+                timeout=20,
+                what="node2 back behind the load balancer",
+            )
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+    assert set(statuses) == {200}, statuses
+    assert statuses[200] > 200
 
 
 def test_a_node_stopped_cleanly_is_shown_stopped(cluster: Cluster, apis: Apis) -> None:
