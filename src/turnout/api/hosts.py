@@ -3,8 +3,9 @@
 A web page can rebind its own domain name to 127.0.0.1 and then reach ``turnout serve`` as a
 same-origin request; its requests still carry the page's ``Host``. So the control plane (``/v1/...``
 except the probes ``/v1/health`` and ``/v1/ready``; ``/metrics``, the OpenAPI document and docs) and the
-Lambda-compatible API answer only requests whose ``Host`` names this server: the loopback names, the address it listens on (unless a
-wildcard), the host of ``TURNOUT_PUBLIC_URL``, and ``TURNOUT_ALLOWED_HOSTS``. Others get
+Lambda-compatible API answer only requests whose ``Host`` names this server: the loopback names, the
+address it listens on (unless a wildcard), the hosts of ``TURNOUT_PUBLIC_URL`` and
+``TURNOUT_ADVERTISE_URL``, and ``TURNOUT_ALLOWED_HOSTS``. Others get
 ``HostNotAllowed`` (421) before anything runs. HTTP routes and function URLs (``/lambda-url/...``) are
 public by design and serve any ``Host``.
 
