@@ -225,6 +225,38 @@ def test_tokens_made_or_deleted_on_one_node_take_effect_on_all(cluster: Cluster,
     assert time.monotonic() - started < 3  # within the token cache time (2 s), not a restart
 
 
+def warm_per_node(apis: Apis, name: str, version: str) -> list[int]:
+    """The provisioned minimum of ``version``'s pool on each node (0: no pool)."""
+    found = []
+    for api in apis:
+        pools = [
+            p
+            for p in api.get(f"/v1/functions/{name}/workers").json()["pools"]
+            if str(p["version"]) == version
+        ]
+        found.append(max((p["min_warm"] for p in pools), default=0))
+    return found
+
+
+def test_provisioned_and_reserved_concurrency_are_cluster_wide_totals(cluster: Cluster, apis: Apis) -> None:
+    name = unique("shares")
+    deploy_versions(apis[0], name, 1)
+    assert apis[0].put(f"/v1/functions/{name}/aliases/prod", json={"version": 1}).status_code == 201
+    assert apis[1].put(f"/v1/functions/{name}/provisioned/prod", json={"workers": 4}).status_code == 200
+    # 4 over node1, node2, node3: 2, 1, 1 (the remainder to the first by name), warm on every node
+    wait_for(lambda: warm_per_node(apis, name, "1") == [2, 1, 1], timeout=20, what="provisioned shares")
+    assert apis[2].put(f"/v1/functions/{name}/concurrency", json={"reserved": 2}).status_code == 200
+
+    def throttled(api: httpx.Client) -> bool:
+        return api.post(f"/v1/functions/{name}:prod/invoke", json={}).status_code == 429
+
+    # 2 over three nodes: 1, 1, 0, so node3 refuses at once while the others serve
+    wait_for(lambda: throttled(apis[2]), timeout=10, what="node3's share of 0")
+    assert not throttled(apis[0]) and not throttled(apis[1])
+    assert apis[0].delete(f"/v1/functions/{name}/concurrency").status_code in (200, 204)
+    wait_for(lambda: not throttled(apis[2]), timeout=10)
+
+
 def test_two_hundred_alias_flips_through_different_nodes_under_load(cluster: Cluster, apis: Apis) -> None:
     name = unique("flip")
     deploy_versions(apis[0], name, 2)
