@@ -44,18 +44,14 @@ for path in (REPO, REPO / "src", REPO / "benchmarks"):
 import httpx  # noqa: E402
 from control_plane import machine, render  # noqa: E402
 from tests.integration.cluster_support import Cluster, fresh_database, haproxy  # noqa: E402
-from tests.support import make_zip, wait_for  # noqa: E402
+from tests.support import Server, make_zip, wait_for  # noqa: E402
 
 VERSIONED = "VERSION = {n}\n\ndef handler(event, context):\n    return {{'v': VERSION}}\n"
 FAILING = """
-import os
-
 VERSION = {n}
 
 def handler(event, context):
-    if os.path.exists(os.environ.get("TRIGGER", "/nonexistent")):
-        raise RuntimeError("the candidate is broken")
-    return {{"v": VERSION}}
+    raise RuntimeError("the candidate is broken")
 """
 
 
@@ -145,6 +141,90 @@ def _visible_after(samples: list[tuple[float, int]], acked: float, until: float,
     if stale[-1] + 1 >= len(window):
         return until - acked  # never caught up before the next flip
     return window[stale[-1] + 1][0] - acked
+
+
+# --------------------------------------------------------------------------------------------------
+# b) cross-node automatic rollback
+
+
+class Paced:
+    """~``rate`` invocations per second of FN:prod spread over ``urls``, sent open-loop (one thread per
+    URL, each paced by the clock); remembers when the first failure came back."""
+
+    def __init__(self, urls: list[str], token: str, name: str, rate: float) -> None:
+        self.first_failure: float | None = None
+        self.sent = 0
+        self._stop = threading.Event()
+        interval = len(urls) / rate
+        self._threads = [
+            threading.Thread(target=self._run, args=(url, token, name, interval), daemon=True) for url in urls
+        ]
+
+    def __enter__(self) -> Paced:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+
+    def _run(self, url: str, token: str, name: str, interval: float) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as api:
+            due = time.monotonic()
+            while not self._stop.is_set():
+                response = api.post(f"/v1/functions/{name}:prod/invoke", content=b"{}")
+                self.sent += 1
+                if response.headers.get("x-turnout-function-error") and self.first_failure is None:
+                    self.first_failure = time.monotonic()
+                due += interval
+                time.sleep(max(0.0, due - time.monotonic()))
+
+
+def one_rollback(api: httpx.Client, urls: list[str], token: str, name: str, rate: float) -> float:
+    """Seconds from the first failed user request to the alias back on the baseline alone."""
+    deploy(api, name, [VERSIONED.format(n=1), FAILING.format(n=2)])
+    api.put(f"/v1/functions/{name}/aliases/prod", json={"version": 1})
+    body = {
+        "to": 2,
+        "strategy": "canary",
+        "weight": 10,
+        "bake_s": 600,
+        "gates": {"max_error_rate_increase": 0.01, "min_invocations": 20},
+        "window_s": 30,
+    }
+    with Paced(urls, token, name, rate) as load:
+        time.sleep(2)  # the baseline has a window of its own before the canary starts
+        assert api.post(f"/v1/functions/{name}/aliases/prod/rollout", json=body).status_code == 201
+        wait_for(
+            lambda: api.get(f"/v1/functions/{name}/aliases/prod/rollout").json()["state"] == "rolled-back",
+            timeout=60,
+            interval=0.02,
+        )
+        back = time.monotonic()
+        assert load.first_failure is not None
+        return back - load.first_failure
+
+
+def bench_rollback(root: Path, repeat: int, rate: float) -> dict[str, Any]:
+    cluster_s: list[float] = []
+    single_s: list[float] = []
+    with three_nodes(root / "b") as cluster:
+        apis = [cluster.client(s) for s in cluster.nodes]
+        single = Server(root / "b-single" / "data")  # baseline: one node on its own (SQLite)
+        single.start(timeout=60)
+        try:
+            with single.client() as solo:
+                for k in range(repeat):  # interleaved
+                    urls = [s.url for s in cluster.nodes]
+                    cluster_s.append(one_rollback(apis[k % 3], urls, cluster.token, f"bench-rb-{k}", rate))
+                    single_s.append(one_rollback(solo, [single.url], single.token, f"bench-rb-{k}", rate))
+        finally:
+            single.stop()
+            for api in apis:
+                api.close()
+    return {"cluster_s": cluster_s, "single_s": single_s, "rate": rate}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -238,7 +318,19 @@ def main(argv: list[str] | None = None) -> int:
             p99 = percentile(a["remote_ms"], 0.99)
             print(f"goal p99 <= 50 ms on the other nodes: {'PASS' if p99 <= 50 else 'MISS'} ({p99:.1f} ms)")
         if "b" in parts:
-            summary["b"] = {"skipped": "see benchmarks/rollout.py --nodes 3"}
+            b = bench_rollback(root, 2 if args.quick else 5, 200.0)
+            summary["b"] = b
+            on3, on1 = statistics.median(b["cluster_s"]), statistics.median(b["single_s"])
+            print(
+                f"\nb) automatic rollback of a failing 10% canary at ~{b['rate']:.0f} req/s, "
+                f"median of {len(b['cluster_s'])}"
+            )
+            rows = [
+                ["3 nodes, traffic spread", f"{on3:.2f}", " ".join(f"{x:.2f}" for x in b["cluster_s"])],
+                ["1 node (baseline)", f"{on1:.2f}", " ".join(f"{x:.2f}" for x in b["single_s"])],
+            ]
+            print(render(rows, ["setup", "median s", "runs"]))
+            print(f"goal <= 10 s across nodes: {'PASS' if on3 <= 10 else 'MISS'} ({on3:.2f} s)")
         if "c" in parts:
             c = bench_throughput(root, 3 if args.quick else 5, 1 if args.quick else 3)
             summary["c"] = c
