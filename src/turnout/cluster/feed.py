@@ -109,8 +109,9 @@ class ClusterFeed:
         delivered = 0
         while True:
             with self.store.read() as tx:
-                first = tx.changes.first()
                 rows = tx.changes.after(self.last)
+                # a gap after the last applied row: pruned rows, or numbers a rolled-back writer skipped
+                first = tx.changes.first() if rows and rows[0].seq > self.last + 1 else None
             if self.last > 0 and first is not None and first > self.last + 1:
                 log.warning("change feed missed pruned changes after %d: reloading everything", self.last)
                 self.feed.deliver([(ALL, "*")])

@@ -69,8 +69,9 @@ class RoutingTable:
         entry = self.entries.get(name)
         return None if entry is None else entry.function.reserved_concurrency
 
-    def load(self, name: str) -> Entry | None:
-        """Read the function's draft, aliases and routed versions in one transaction."""
+    def load(self, name: str, known: Entry | None = None) -> Entry | None:
+        """Read the function's draft, aliases and routed versions in one transaction (versions are
+        immutable and their numbers never reused: those ``known`` already holds are not read again)."""
         with self.store.read() as tx:
             function = tx.functions.get(name)
             if function is None:
@@ -79,7 +80,10 @@ class RoutingTable:
             provisioned = tx.provisioned.of(function.id)
             routed = {v for a in aliases.values() for v in a.routing.versions if v is not None}
             routed |= {int(q) for q in provisioned if is_version_text(q)}
-            versions = {n: v for n in routed if (v := tx.versions.get(function.id, n)) is not None}
+            have = known.versions if known is not None and known.function.id == function.id else {}
+            versions = {
+                n: v for n in routed if (v := have.get(n) or tx.versions.get(function.id, n)) is not None
+            }
             event_configs = tx.event_configs.of(function.id)
         return Entry(function, aliases, versions, provisioned, event_configs)
 
@@ -93,7 +97,7 @@ class RoutingTable:
             self._started += 1
             ticket = self._started
             before = self.entries.get(name)
-            after = self.load(name)
+            after = self.load(name, before)
         for listener in self.listeners:
             listener(name, before, after)
         with self._lock:
