@@ -7,6 +7,7 @@ node 3 reaches PostgreSQL through a proxy that can cut it off.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections import Counter
@@ -544,7 +545,15 @@ def test_behind_haproxy_requests_spread_and_a_graceful_restart_fails_none(
         victim = cluster.nodes[1]
         try:
             wait_for(lambda: sum(statuses.values()) > 50, timeout=20)
-            victim.stop()  # SIGTERM: /v1/ready answers 503 for TURNOUT_DRAIN_S while it keeps serving
+            assert victim.process is not None
+            victim.process.send_signal(signal.SIGTERM)  # /v1/ready: 503 for TURNOUT_DRAIN_S, still serving
+            draining = wait_for(
+                lambda: (r := httpx.get(victim.url + "/v1/ready", timeout=2)).status_code == 503 and r.json(),
+                timeout=3,
+                what="the readiness probe to say draining",
+            )
+            assert draining["reasons"] == ["draining for shutdown"]
+            victim.process.wait(30)
             cluster.start(victim)
             wait_for(
                 lambda: "node2" in {httpx.get(lb + "/v1/health").json()["node"] for _ in range(6)},
