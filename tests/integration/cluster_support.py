@@ -109,6 +109,17 @@ def _close(s: socket.socket) -> None:
     s.close()
 
 
+def shared_key(folder: Path) -> dict[str, str]:
+    """The one secret key every node of a cluster has (docs/security.md), made once in ``folder`` as an
+    operator would hand it to each node: the setting that names it."""
+    key = folder / "secret-key"
+    if not key.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        key.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
+        key.chmod(0o600)
+    return {"TURNOUT_SECRET_KEY_FILE": str(key)}
+
+
 NODE_ENV = {
     "TURNOUT_NODE_HEARTBEAT_S": "1",
     "TURNOUT_NODE_DEAD_AFTER_S": "4",
@@ -128,11 +139,6 @@ class Cluster:
     nodes: list[Server] = field(default_factory=list)
 
     def add(self, name: str, database_url: str | None = None, **env: str) -> Server:
-        key = self.root / "secret-key"
-        self.root.mkdir(parents=True, exist_ok=True)
-        if not key.exists():  # made once, handed to every node, as an operator would (docs/security.md)
-            key.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
-            key.chmod(0o600)
         server = Server(
             self.root / name / "data",
             database_url=database_url or self.database_url,
@@ -140,7 +146,7 @@ class Cluster:
             extra_env={
                 **NODE_ENV,
                 "TURNOUT_NODE_NAME": name,
-                "TURNOUT_SECRET_KEY_FILE": str(self.root / "secret-key"),
+                **shared_key(self.root),
                 **env,
             },
         )

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
-from tests.support import POSTGRES_URL, Server, deploy, error_code, make_wheelhouse, make_zip, publish, unique
+from tests.integration.cluster_support import fresh_database, shared_key
+from tests.support import Server, deploy, error_code, make_wheelhouse, make_zip, publish, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -26,31 +23,24 @@ USES_TINYDEP = (
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A fresh database of our own (nodes share it, as a cluster does), dropped afterwards."""
-    name = f"turnout_blobs_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database("turnout_blobs") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def nodes(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     """Node one installs layers from a wheel folder; node two is offline with no wheels at all."""
     wheels = make_wheelhouse(tmp_path_factory.mktemp("wheels"))
+    key = shared_key(tmp_path_factory.mktemp("key"))
     one = Server(
         tmp_path_factory.mktemp("node-one") / "data",
         database_url=database,
-        extra_env={"TURNOUT_OFFLINE": "1", "TURNOUT_WHEEL_DIR": str(wheels)},
+        extra_env={"TURNOUT_OFFLINE": "1", "TURNOUT_WHEEL_DIR": str(wheels), **key},
     )
     two = Server(
         tmp_path_factory.mktemp("node-two") / "data",
         database_url=database,
-        extra_env={"TURNOUT_OFFLINE": "1"},
+        extra_env={"TURNOUT_OFFLINE": "1", **key},
     )
     try:
         one.start(timeout=60)

@@ -3,22 +3,17 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
-from tests.support import POSTGRES_URL, Server, deploy, publish, unique, wait_for
+from tests.integration.cluster_support import fresh_database, shared_key
+from tests.support import Server, deploy, publish, unique, wait_for
 from turnout.cli.main import app
 
 CHATTY = "def handler(event, context):\n    print('ran', event['n'])\n    return event['n']\n"
@@ -33,25 +28,14 @@ CLUSTER = {
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    """A fresh PostgreSQL database of this test's own, dropped afterwards."""
-    name = f"turnout_peers_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database("turnout_peers") as url:
+        yield url
 
 
 @pytest.fixture
 def nodes(database: str, tmp_path: Path) -> Iterator[tuple[Server, Server, str]]:
     """Node n1 with function FN published (version 1), then node n2 on the same store."""
-    key = tmp_path / "secret-key"  # the one secret key every node of a cluster has (docs/security.md)
-    key.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode())
-    env = {**CLUSTER, "TURNOUT_SECRET_KEY_FILE": str(key)}
+    env = {**CLUSTER, **shared_key(tmp_path)}
     n1 = Server(tmp_path / "n1", database_url=database, extra_env={**env, "TURNOUT_NODE_NAME": "n1"})
     n2 = Server(tmp_path / "n2", database_url=database, extra_env={**env, "TURNOUT_NODE_NAME": "n2"})
     try:
