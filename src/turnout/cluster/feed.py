@@ -47,6 +47,7 @@ class ClusterFeed:
         self.listened = False  # listened at least once (the readiness probe's condition)
         self.applied = 0  # changes of other nodes delivered here
         self._stop = threading.Event()
+        self._reading = threading.Lock()  # one reader of the sequence at a time: nothing delivered twice
         self._thread: threading.Thread | None = None
         self._conninfo = make_url(store.engine.url.render_as_string(hide_password=False)).set(
             drivername="postgresql"
@@ -106,6 +107,10 @@ class ClusterFeed:
 
     def catch_up(self) -> int:
         """Deliver every change after the last applied one; returns how many came from other nodes."""
+        with self._reading:
+            return self._catch_up()
+
+    def _catch_up(self) -> int:
         delivered = 0
         while True:
             with self.store.read() as tx:
