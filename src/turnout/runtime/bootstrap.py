@@ -430,7 +430,7 @@ def main(argv: list[str]) -> None:
     sock = socket.socket(fileno=fd)
     if role == "zygote":
         _become_subreaper()
-        _sandbox_module()
+        _sandbox_module().prepare()
         serve_forks(sock, preloaded=False)
     elif role == "worker":
         frame = read_frame(sock)
