@@ -215,8 +215,7 @@ def create_app(
     mirror = Mirror(gateway, windows)
     gateway.observers += [logs, metrics.observe, windows.observe, mirror.observe]
     gateway.failure_observers += [metrics.failed, windows.failed]
-    node = settings.node
-    publisher = _window_publisher(settings, store, windows, node)
+    publisher = _window_publisher(settings, store, windows, settings.node)
     controller = RolloutController(
         services.rollouts,
         gateway,
