@@ -92,8 +92,6 @@ class Admission:
         """Give back a slot: to the longest-waiting request of the function, else to the free slots."""
         self.in_flight[function] -= 1
         self._admit(function)
-        if self.in_flight.get(function) == 0 and not self._waiting.get(function):
-            del self.in_flight[function]
 
     def stats(self, function: str, version: str) -> QueueStats:
         return self.queues.get((function, version)) or QueueStats()
