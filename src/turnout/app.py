@@ -57,6 +57,7 @@ from turnout.lambda_api import concurrency as lambda_concurrency
 from turnout.lambda_api import event_configs as lambda_event_configs
 from turnout.lambda_api import functions as lambda_functions
 from turnout.lambda_api import urls as lambda_urls
+from turnout.runtime.capacity import Machine, default_concurrency, default_idle_cap
 from turnout.runtime.code import CodeCache
 from turnout.runtime.isolation import Isolation, decide
 from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
@@ -155,13 +156,17 @@ def create_app(
     _warn_if_readable(settings)
     if settings.sandbox != "off" and not sandbox.active:
         log.warning("workers run WITHOUT the sandbox (TURNOUT_SANDBOX=auto): %s", sandbox.reason)
+    machine = Machine.this_one()
     supervisor = Supervisor(
         RuntimeSettings(
             data_dir=settings.data_dir,
             region=settings.region,
             account_id=settings.account_id,
-            concurrency=settings.function_concurrency,
+            concurrency=settings.function_concurrency or default_concurrency(machine),
             idle_seconds=settings.worker_idle_seconds,
+            queue_length=settings.queue_length,
+            queue_wait_s=settings.queue_wait_ms / 1000.0,
+            idle_cap=settings.worker_idle_cap or default_idle_cap(machine),
             zygote=settings.zygote,
         ),
         CodeCache(settings.data_dir / "code", blobs),
@@ -210,7 +215,9 @@ def create_app(
     cluster_logs = ClusterLogs(
         logs, settings.node, membership.peers, settings.peer_timeout_ms / 1000, lambda: clock().timestamp()
     )
-    metrics = Metrics(settings.node, lambda: supervisor.in_flight, lambda: logs.dropped)
+    metrics = Metrics(
+        settings.node, lambda: supervisor.in_flight, lambda: logs.dropped, lambda: supervisor.admission.queues
+    )
     windows = Windows()
     mirror = Mirror(gateway, windows)
     gateway.observers += [logs, metrics.observe, windows.observe, mirror.observe]

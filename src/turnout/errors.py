@@ -65,6 +65,11 @@ class TurnoutError(Exception):
         self.message = message
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer to this error carries (``Retry-After`` of a throttle); usually none."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details:
@@ -230,8 +235,19 @@ class RequestTimeout(TurnoutError):
 
 
 class Throttled(TurnoutError):
+    """The function is at its concurrency limit (and its queue full or waited out), or stopped (limit 0).
+    ``retry_after`` seconds, when given, is sent as ``Retry-After``."""
+
     code = "Throttled"
     status = 429
+
+    def __init__(self, message: str, retry_after: int | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 class DependencyResolutionFailed(TurnoutError):

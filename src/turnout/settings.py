@@ -83,9 +83,24 @@ class Settings:
         "", "Package index layers are resolved against (uv --index-url); empty means uv's default (PyPI)."
     )
     function_concurrency: int = _setting(
-        16, "Most invocations of one function running at once on this node; more are Throttled (429)."
+        0,
+        "Most invocations of one function running at once on this node; more wait in the version's queue. "
+        "0: chosen from the machine, 8 per core and at most one per 128 MiB of memory (at least 2).",
+    )
+    queue_length: int = _setting(
+        1000,
+        "Requests that may wait, per version, for a concurrency slot of their function; past it 429 "
+        "Throttled.",
+    )
+    queue_wait_ms: int = _setting(
+        10_000, "How long a request waits in its version's queue for a slot before it is Throttled (429)."
     )
     worker_idle_seconds: int = _setting(300, "A worker idle for this long is stopped (pools shrink to zero).")
+    worker_idle_cap: int = _setting(
+        0,
+        "Most idle warm workers on this node; past it the least recently used are stopped within a second "
+        "(never provisioned or busy ones). 0: one per 64 MiB of memory (at least 8).",
+    )
     invoke_max_request_bytes: int = _setting(6 * MiB, "Largest invocation payload accepted (413 above).")
     invoke_max_response_bytes: int = _setting(6 * MiB, "Largest function result returned (an error above).")
     token_cache_seconds: int = _setting(
@@ -224,6 +239,13 @@ class Settings:
             raise InvalidInput(
                 f"setting TURNOUT_SANDBOX={self.sandbox!r} is not one of {', '.join(SANDBOX_MODES)}"
             )
+        if self.function_concurrency < 0 or self.worker_idle_cap < 0:
+            raise InvalidInput(
+                "settings TURNOUT_FUNCTION_CONCURRENCY and TURNOUT_WORKER_IDLE_CAP must be 0 (chosen from "
+                "the machine) or positive whole numbers"
+            )
+        if self.queue_length < 0 or self.queue_wait_ms < 0:
+            raise InvalidInput("settings TURNOUT_QUEUE_LENGTH and TURNOUT_QUEUE_WAIT_MS must be 0 or more")
         if self.sandbox_uid_base < 1 or self.sandbox_uid_count < 1 or self.sandbox_tmp_mb < 1:
             raise InvalidInput(
                 "settings TURNOUT_SANDBOX_UID_BASE, TURNOUT_SANDBOX_UID_COUNT and TURNOUT_SANDBOX_TMP_MB "

@@ -353,10 +353,14 @@ def test_metrics_count_invocations_errors_cold_starts_and_durations(
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One invocation of a function at a time; /metrics without a token."""
+    """One invocation of a function at a time, no queue for another; /metrics without a token."""
     running = Server(
         tmp_path_factory.mktemp("single") / "data",
-        extra_env={"TURNOUT_FUNCTION_CONCURRENCY": "1", "TURNOUT_METRICS_PUBLIC": "1"},
+        extra_env={
+            "TURNOUT_FUNCTION_CONCURRENCY": "1",
+            "TURNOUT_QUEUE_LENGTH": "0",
+            "TURNOUT_METRICS_PUBLIC": "1",
+        },
     ).start()
     yield running
     running.stop()

@@ -73,12 +73,14 @@ CHECK_CALL_LINE = 11  # `check(event)` in fails()
 
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server with small limits: 2 KiB payloads, 2 concurrent invocations, workers idle for 1 s."""
+    """A server with small limits: 2 KiB payloads, 2 concurrent invocations and no queue for a third,
+    workers idle for 1 s."""
     running = Server(
         tmp_path_factory.mktemp("tight") / "data",
         extra_env={
             "TURNOUT_INVOKE_MAX_REQUEST_BYTES": "2048",
             "TURNOUT_FUNCTION_CONCURRENCY": "2",
+            "TURNOUT_QUEUE_LENGTH": "0",
             "TURNOUT_WORKER_IDLE_SECONDS": "1",
         },
     ).start()
@@ -317,7 +319,7 @@ def test_a_missing_handler_is_handler_not_found(api: httpx.Client) -> None:
     assert (refused.status_code, error_code(refused)) == (400, "Function.HandlerNotFound")
 
 
-def test_a_concurrency_limit_throttles_the_extra_invocation(
+def test_a_concurrency_limit_without_a_queue_throttles_the_extra_invocation(
     tight: Server, tight_api: httpx.Client, tmp_path: Path
 ) -> None:
     name = unique("busy")
@@ -328,6 +330,7 @@ def test_a_concurrency_limit_throttles_the_extra_invocation(
 
     third = invoke(tight_api, name, "1")
     assert (third.status_code, error_code(third)) == (429, "Throttled")
+    assert third.headers["Retry-After"] == "1"
     gate.touch()
     assert ok(first())["pid"] != ok(second())["pid"]
     assert ok(invoke(tight_api, name, "1"))["marker"] == "v1"  # the slots are free again

@@ -40,6 +40,7 @@ async def send_error(send: Any, path: str, exc: TurnoutError) -> None:
     else:
         status = exc.status
         body = json.dumps({"error": exc.to_dict()}).encode()
+    headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -51,8 +52,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status >= 500:
             log.error("%s: %s", exc.code, exc.message)
         if is_lambda_path(request.url.path):
-            return aws_response(exc)
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+            aws = aws_response(exc)
+            aws.headers.update(exc.headers)
+            return aws
+        answer = error_response(exc.status, exc.code, exc.message, exc.details)
+        answer.headers.update(exc.headers)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

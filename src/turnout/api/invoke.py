@@ -124,7 +124,7 @@ async def respond(
         error: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.details:
             error["details"] = exc.details
-        return exc.status, {}, json.dumps({"error": error}).encode()
+        return exc.status, exc.headers, json.dumps({"error": error}).encode()
     except Exception as exc:  # noqa: BLE001 - answer like the app's own handler would
         log.exception("unexpected error in invoke")
         message = f"internal error: {type(exc).__name__}"

@@ -70,6 +70,7 @@ def clear_concurrency(name: str, request: Request, svc: ServicesDep, _: Deployer
 
 @router.get("/workers")
 def workers(name: str, request: Request, svc: ServicesDep, _: Reader) -> dict[str, Any]:
-    """The function's worker pools on this node (versions, idle and busy workers, pids)."""
+    """The function's worker pools on this node (versions, idle and busy workers, pids, and each version's
+    queue: requests waiting now, p50/p99 of recent waits in ms, requests throttled by it)."""
     svc.functions.get(name)  # 404 for an unknown function
     return {"function": name, "pools": request.app.state.gateway.supervisor.describe(name)}

@@ -83,18 +83,25 @@ def workers(
     function: Annotated[str, typer.Argument(metavar="FN")],
     output: OutputOption = Output.table,
 ) -> None:
-    """The function's worker pools on the server: version, idle and busy workers, minimum, pids."""
+    """The function's worker pools on the server: version, idle and busy workers, minimum, requests queued
+    for a concurrency slot now and the p99 of recent queue waits, pids."""
     with ApiClient.from_environ() as client:
         body = client.get(f"/v1/functions/{function}/workers")
     if output is Output.json:
         print_json(body)
         return
     rows = [
-        (p["version"], p["pool"][:8], p["idle"], p["busy"], p["min_warm"], " ".join(map(str, p["pids"])))
+        (
+            p["version"],
+            p["pool"][:8],
+            p["idle"],
+            p["busy"],
+            p["min_warm"],
+            p.get("queued", 0),
+            "-" if p.get("queue_wait_p99_ms") is None else f"{p['queue_wait_p99_ms']:.0f}",
+            " ".join(map(str, p["pids"])),
+        )
         for p in body["pools"]
     ]
-    show(
-        table(
-            ["version", "pool", "idle", "busy", "min warm", "idle pids"], rows, title=f"workers of {function}"
-        )
-    )
+    columns = ["version", "pool", "idle", "busy", "min warm", "queued", "wait p99 ms", "idle pids"]
+    show(table(columns, rows, title=f"workers of {function}"))

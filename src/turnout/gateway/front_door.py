@@ -71,7 +71,9 @@ class RouteDoor:
             if exc.status >= 500:
                 log.error("%s: %s: %s", match.route.label(), exc.code, exc.message)
             answer = HttpResponse(
-                exc.status, list(JSON_HEADERS), json.dumps({"error": exc.to_dict()}).encode()
+                exc.status,
+                [*JSON_HEADERS, *exc.headers.items()],
+                json.dumps({"error": exc.to_dict()}).encode(),
             )
         response = Response(b"" if request.method == "HEAD" else answer.body, answer.status)
         response.raw_headers += [

@@ -5,7 +5,9 @@ series scraped from several nodes of a cluster never collide and sum across node
 
 :meth:`Metrics.observe` is a gateway observer: it runs on the event loop for every invocation, so it
 looks up its label children once per (function, version) and then only increments. Concurrent
-executions are read from the supervisor's live count when scraped.
+executions and queue depths are read from the supervisor's live counts when scraped; a request that waited
+for a concurrency slot adds its wait to ``turnout_queue_wait_seconds`` (one that waited out the bound is a
+``turnout_throttles``).
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from turnout.errors import Throttled, TurnoutError
 from turnout.gateway.invoke import Record
+from turnout.runtime.admission import QueueStats
 from turnout.runtime.supervisor import Target
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 INIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 InFlight = Callable[[], Mapping[str, int]]
+Queues = Callable[[], Mapping[tuple[str, str], QueueStats]]
 
 
 @dataclass(frozen=True)
@@ -42,15 +47,19 @@ class _Series:
     duration: Histogram
     cold: Counter
     init: Histogram
+    queue_wait: Histogram
 
 
 class _Live:
-    """A collector of values read at scrape time: concurrent executions, dropped log records."""
+    """A collector of values read at scrape time: concurrent executions, queue depths, dropped log records."""
 
-    def __init__(self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None) -> None:
+    def __init__(
+        self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None, queues: Queues | None
+    ) -> None:
         self.node = node
         self.in_flight = in_flight
         self.dropped_logs = dropped_logs
+        self.queues = queues
 
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
@@ -61,6 +70,15 @@ class _Live:
         for function, count in sorted(dict(self.in_flight()).items()):
             gauge.add_metric([self.node, function], count)
         yield gauge
+        if self.queues is not None:
+            depth = GaugeMetricFamily(
+                "turnout_queue_depth",
+                "Requests of the version waiting now for a concurrency slot of their function on this node.",
+                labels=["node", "function", "version"],
+            )
+            for (function, version), stats in sorted(dict(self.queues()).items()):
+                depth.add_metric([self.node, function, version], stats.depth)
+            yield depth
         if self.dropped_logs is not None:
             dropped = CounterMetricFamily(
                 "turnout_log_records_dropped",
@@ -72,7 +90,13 @@ class _Live:
 
 
 class Metrics:
-    def __init__(self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        node: str,
+        in_flight: InFlight,
+        dropped_logs: Callable[[], int] | None = None,
+        queues: Queues | None = None,
+    ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series: noise
         self.node = node
         self.registry = CollectorRegistry()
@@ -107,7 +131,14 @@ class Metrics:
         self.throttles = Counter(
             "turnout_throttles", "Invocations refused at the function's concurrency limit.", fv, registry=r
         )
-        r.register(_Live(node, in_flight, dropped_logs))
+        self.queue_wait = Histogram(
+            "turnout_queue_wait_seconds",
+            "How long requests that found the function at its concurrency limit waited for a slot.",
+            fv,
+            buckets=QUEUE_BUCKETS,
+            registry=r,
+        )
+        r.register(_Live(node, in_flight, dropped_logs, queues))
         ProcessCollector(registry=r)
         self._series: dict[tuple[str, str], _Series] = {}
 
@@ -133,6 +164,8 @@ class Metrics:
         if outcome.cold:
             series.cold.inc()
             series.init.observe(outcome.init_ms / 1000.0)
+        if outcome.queued_ms > 0:
+            series.queue_wait.observe(outcome.queued_ms / 1000.0)
 
     def forget(self, function: str) -> None:
         """Drop every series of a function (it was deleted: one made later under its name starts at 0)."""
@@ -143,6 +176,7 @@ class Metrics:
             self.cold_starts: ("node", "function", "version"),
             self.init_duration: ("node", "function", "version"),
             self.throttles: ("node", "function", "version"),
+            self.queue_wait: ("node", "function", "version"),
         }
         for metric, names in labelled.items():
             children = {
@@ -176,5 +210,6 @@ class Metrics:
             duration=self.duration.labels(*labels),
             cold=self.cold_starts.labels(*labels),
             init=self.init_duration.labels(*labels),
+            queue_wait=self.queue_wait.labels(*labels),
         )
         return series

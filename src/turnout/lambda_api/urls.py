@@ -194,6 +194,7 @@ async def serve_function_url(url_id: str, request: Request) -> Response:
             log.error("function URL %s: %s: %s", url_id, exc.code, exc.message)
         error_type, status = aws_type(exc)
         headers = [("content-type", "application/json"), ("x-amzn-errortype", error_type)]
+        headers += exc.headers.items()
         answer = HttpResponse(status, headers, json.dumps({"Message": exc.message}).encode())
     response = Response(b"" if request.method == "HEAD" else answer.body, answer.status)
     response.raw_headers += [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in answer.headers]

@@ -1,4 +1,5 @@
-"""The node's runtime: the zygote, a pool per version, per-function concurrency, idle reaping."""
+"""The node's runtime: the zygote, a pool per version, per-function concurrency (with its queues, in
+``admission``), idle reaping and the node-wide cap on idle workers (in ``idle_cap``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import logging
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,9 +19,11 @@ from turnout.build.layer import LayerBuilder
 from turnout.domain.config import FunctionConfig
 from turnout.domain.names import LATEST
 from turnout.domain.secrets import is_sealed
-from turnout.errors import SecretKeyInvalid, Throttled
+from turnout.errors import SecretKeyInvalid
+from turnout.runtime.admission import Admission
 from turnout.runtime.code import CodeCache
 from turnout.runtime.forkserver import ForkServer, start_zygote
+from turnout.runtime.idle_cap import evict_idle
 from turnout.runtime.isolation import Isolation, SandboxStatus
 from turnout.runtime.layers import NodeLayers
 from turnout.runtime.pool import FunctionInitFailed, Pool, PoolKey
@@ -67,6 +69,7 @@ class Outcome:
     init_ms: float = 0.0
     duration_ms: float = 0.0
     logs: str = ""
+    queued_ms: float = 0.0  # how long it waited in its version's queue for a concurrency slot
 
     @property
     def error_code(self) -> str | None:
@@ -80,6 +83,9 @@ class RuntimeSettings:
     account_id: str = "000000000000"
     concurrency: int = 16
     idle_seconds: float = 300.0
+    queue_length: int = 1000  # requests that may wait for a slot, per version
+    queue_wait_s: float = 10.0  # how long one may wait before it is throttled
+    idle_cap: int = 0  # most idle warm workers on the node (0: no cap)
     reap_interval: float = 1.0
     zygote: bool = True  # False: every worker is a fresh interpreter (slower; for debugging and baselines)
 
@@ -98,7 +104,8 @@ class Supervisor:
         self._node_layers = NodeLayers(layers) if layers is not None else None
         self.isolation = isolation or Isolation(SandboxStatus("off", False), settings.data_dir, 1, 1, 1)
         self.pools: dict[PoolKey, Pool] = {}
-        self.in_flight: Counter[str] = Counter()
+        self.admission = Admission(self.limit, settings.queue_length, settings.queue_wait_s)
+        self.in_flight = self.admission.in_flight  # invocations running now, by function
         # a function's own limit (reserved concurrency) or None: the composition root wires it to the
         # routing table, which every invocation has just read (so it is never stale by more than a change)
         self.reserved: Callable[[str], int | None] = lambda function: None
@@ -157,6 +164,7 @@ class Supervisor:
         """The function was deleted: stop its workers now (running ones finish first) and its count."""
         for key in [k for k in self.pools if k.function == function]:
             self.pools.pop(key).close()
+        self.admission.forget(function)
         if self.in_flight.get(function) == 0:
             del self.in_flight[function]
 
@@ -175,18 +183,10 @@ class Supervisor:
         return self.settings.concurrency if reserved is None else reserved
 
     async def invoke(self, target: Target, payload: bytes, request_id: str, invoked_arn: str) -> Outcome:
-        """Run one invocation on a worker of the target's pool (a warm one when one is idle)."""
+        """Run one invocation on a worker of the target's pool (a warm one when one is idle), once the
+        function has a free concurrency slot (waiting in the version's queue for one if needed)."""
         function = target.function
-        limit = self.limit(function)
-        in_flight = self.in_flight
-        if in_flight[function] >= limit:
-            reason = (
-                "its reserved concurrency is 0: invocations are stopped"
-                if limit == 0
-                else f"it is running {limit} invocations, its concurrency limit"
-            )
-            raise Throttled(f"function {function!r} is throttled: {reason}", limit=limit)
-        in_flight[function] += 1
+        waited = await self.admission.enter(function, target.label)
         try:
             pool = self.pools.get(target.key) or await self.pool(target)
             worker = pool.take()
@@ -195,24 +195,27 @@ class Supervisor:
                     worker = await pool.acquire()
                 except FunctionInitFailed as failure:
                     header = function_error(failure.reply.header)
-                    return Outcome(target.label, error=header, logs=str(header.get("logs", "")))
+                    logs = str(header.get("logs", ""))
+                    return Outcome(target.label, error=header, logs=logs, queued_ms=waited * 1000.0)
             timeout = target.config.timeout
             try:
                 reply = await worker.invoke(request_id, time.time() + timeout, invoked_arn, payload, timeout)
             except TimeoutError:
                 pool.discard(worker)
                 message = f"the function ran past its {timeout} s timeout"
-                return Outcome(target.label, error=_failure("Function.Timeout", message))
+                error = _failure("Function.Timeout", message)
+                return Outcome(target.label, error=error, queued_ms=waited * 1000.0)
             except WorkerDied:
                 pool.discard(worker)
                 message = "the worker process died during the invocation"
-                return Outcome(target.label, error=_failure("Function.Crashed", message))
+                error = _failure("Function.Crashed", message)
+                return Outcome(target.label, error=error, queued_ms=waited * 1000.0)
             except asyncio.CancelledError:  # its answer would reach the next invocation: never reuse it
                 pool.discard(worker)
                 raise
             pool.release(worker)
         finally:
-            in_flight[function] -= 1
+            self.admission.leave(function)
         header = reply.header
         first = worker.invocations == 1
         cold = first and worker.cold
@@ -223,6 +226,7 @@ class Supervisor:
             init_ms=worker.init_ms if cold else 0.0,
             duration_ms=float(header.get("duration_ms", 0.0)),
             logs=worker.init_logs + logs if first and worker.init_logs else logs,
+            queued_ms=waited * 1000.0,
         )
         if header.get("kind") == "result":
             outcome.payload = reply.payload
@@ -307,6 +311,10 @@ class Supervisor:
                     self._warming[key] = asyncio.create_task(self._rewarm(key, pool))
                 if pool.size == 0 and pool.min_warm == 0 and pool.template is None:
                     del self.pools[key]
+            if self.settings.idle_cap > 0:
+                evicted = evict_idle(self.pools.values(), self.settings.idle_cap)
+                if evicted:
+                    log.info("stopped %d idle workers (node cap %d)", evicted, self.settings.idle_cap)
 
     async def _rewarm(self, key: PoolKey, pool: Pool) -> None:
         """Bring a provisioned pool back to its minimum (a worker crashed, timed out or was killed)."""
@@ -318,21 +326,34 @@ class Supervisor:
             self._warming.pop(key, None)
 
     def describe(self, function: str) -> list[dict[str, Any]]:
-        """The pools of one function on this node: version, workers idle and busy, minimum, pids."""
-        return [
-            {
-                "version": key.version,
-                "pool": key.identity,
-                "idle": len(pool.idle),
-                "busy": pool.busy,
-                "starting": pool.starting,
-                "min_warm": pool.min_warm,
-                "template": pool.template is not None and pool.template.alive,
-                "pids": sorted(w.pid for w in pool.idle),
-            }
-            for key, pool in sorted(self.pools.items(), key=lambda item: str(item[0]))
-            if key.function == function
-        ]
+        """The pools of one function on this node: version, workers idle and busy, minimum, pids, and the
+        version's queue (requests waiting now, p50/p99 of its recent waits)."""
+        rows = []
+        for key, pool in sorted(self.pools.items(), key=lambda item: str(item[0])):
+            if key.function != function:
+                continue
+            queue = self.admission.stats(function, key.version)
+            rows.append(
+                {
+                    "version": key.version,
+                    "pool": key.identity,
+                    "idle": len(pool.idle),
+                    "busy": pool.busy,
+                    "starting": pool.starting,
+                    "min_warm": pool.min_warm,
+                    "template": pool.template is not None and pool.template.alive,
+                    "pids": sorted(w.pid for w in pool.idle),
+                    "queued": queue.depth,
+                    "queue_wait_p50_ms": queue.percentile_ms(0.50),
+                    "queue_wait_p99_ms": queue.percentile_ms(0.99),
+                    "queue_throttled": queue.expired,
+                }
+            )
+        return rows
+
+    def idle_workers(self) -> int:
+        """Idle warm workers on this node, over every pool."""
+        return sum(len(pool.idle) for pool in self.pools.values())
 
 
 _CODE = re.compile(r"Function\.[A-Za-z]{1,64}")
