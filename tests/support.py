@@ -1,4 +1,10 @@
-"""Test helpers: start a real `turnout serve` process, build zips, poll until a deadline."""
+"""Test helpers: start a real `turnout serve` process, build zips, poll until a deadline.
+
+Workers run sandboxed (docs/security.md): a function sees none of the tests' files, so a function and a
+test share state through a local HTTP server in the test process instead: :class:`Flag` (a yes/no, with
+``FLAG_CODE`` in the function) and :class:`Recorder` (an append-only list of JSON values that also counts
+attempts, with ``RECORD_CODE``). Never hand a function a file path to write or read.
+"""
 
 from __future__ import annotations
 
