@@ -1,4 +1,10 @@
-"""Test helpers: start a real `turnout serve` process, build zips, poll until a deadline."""
+"""Test helpers: start a real `turnout serve` process, build zips, poll until a deadline.
+
+Workers run sandboxed (docs/security.md): a function sees none of the tests' files, so a function and a
+test share state through a local HTTP server in the test process instead: :class:`Flag` (a yes/no, with
+``FLAG_CODE`` in the function) and :class:`Recorder` (an append-only list of JSON values that also counts
+attempts, with ``RECORD_CODE``). Never hand a function a file path to write or read.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import functools
 import hashlib
 import http.server
 import io
+import json
 import os
 import signal
 import socket
@@ -46,6 +53,24 @@ def _flag_is_set(url):
     except urllib.error.HTTPError:
         return False
 """
+# What a function runs to share records with a test (:class:`Recorder`): ``_record(url, value)`` appends a
+# JSON value and answers how many records the URL holds now (one atomic step, so it counts attempts);
+# ``_records(url)`` reads them all back, oldest first.
+RECORD_CODE = """\
+def _record(url, value):
+    import json
+    import urllib.request
+    request = urllib.request.Request(url, data=json.dumps(value).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["count"]
+
+
+def _records(url):
+    import json
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+"""
 
 
 def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = "") -> T:
@@ -80,9 +105,47 @@ class _Flags(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Records(http.server.BaseHTTPRequestHandler):
+    """POST /NAME appends the JSON body to NAME's records and answers ``{"count": n}``; GET /NAME answers
+    them all as a JSON list (empty for a name never written)."""
+
+    lists: ClassVar[dict[str, list[Any]]] = {}
+    lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        name = self.path.lstrip("/")
+        try:
+            value = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        except ValueError:
+            self._answer(400, {"error": "the body is not JSON"})
+            return
+        with self.lock:
+            records = self.lists.setdefault(name, [])
+            records.append(value)
+            count = len(records)
+        self._answer(200, {"count": count})
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        with self.lock:
+            records = list(self.lists.get(self.path.lstrip("/"), []))
+        self._answer(200, records)
+
+    def _answer(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the http.server API
+        pass
+
+
 @functools.cache
-def _flag_server() -> str:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flags)
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> str:
+    """Start one local HTTP server per handler class for the test session; answer its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -93,7 +156,7 @@ class Flag:
 
     def __init__(self, name: str = "flag") -> None:
         self.name = f"{name}-{uuid.uuid4().hex}"
-        self.url = f"{_flag_server()}/{self.name}"
+        self.url = f"{_serve(_Flags)}/{self.name}"
 
     def __str__(self) -> str:
         return self.url
@@ -106,6 +169,28 @@ class Flag:
 
     def touch(self) -> None:
         _Flags.names.add(self.name)
+
+
+class Recorder:
+    """An append-only list of JSON values a function and a test share through a local HTTP server
+    (``RECORD_CODE`` in the function), where a test once handed a function a file to append lines to:
+    ``str(recorder)`` is its URL; the function calls ``_record(url, value)`` (which answers the count so
+    far: an attempt counter) and ``_records(url)``; the test reads ``records()``."""
+
+    def __init__(self, name: str = "records") -> None:
+        self.name = f"{name}-{uuid.uuid4().hex}"
+        self.url = f"{_serve(_Records)}/{self.name}"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"Recorder({self.name})"
+
+    def records(self) -> list[Any]:
+        """Every value recorded so far, oldest first (a copy)."""
+        with _Records.lock:
+            return list(_Records.lists.get(self.name, []))
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,7 +16,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, make_zip
+from tests.support import RECORD_CODE, Server, make_zip
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -25,7 +24,8 @@ ACCESS_KEY = "AKIDTEST"
 SECRET_KEY = "secret"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/ignored-by-turnout"
 
-# A handler written for Lambda: it reports what it sees, and can be told to print, fail or touch a file.
+# A handler written for Lambda: it reports what it sees, and can be told to print, fail, or send a record
+# to a tests.support.Recorder (a sandboxed worker sees no file of the tests').
 APP = """\
 import json
 import os
@@ -39,9 +39,8 @@ def handler(event, context):
         print("x" * event["spam"])
     if event.get("print"):
         print(event["print"])
-    if event.get("touch"):
-        with open(event["touch"], "w") as out:
-            json.dump({{"marker": MARKER, "version": context.function_version}}, out)
+    if event.get("record_to"):
+        _record(event["record_to"], {{"marker": MARKER, "version": context.function_version}})
     if event.get("fail"):
         raise ValueError(event["fail"])
     return {{
@@ -57,7 +56,7 @@ def handler(event, context):
 
 def app_zip(marker: str = "v1", extra: dict[str, str] | None = None) -> bytes:
     """A deployment package for :data:`APP` (handler ``app.handler``); each marker gives other code."""
-    return make_zip({"app.py": APP.format(marker=marker), **(extra or {})})
+    return make_zip({"app.py": APP.format(marker=marker) + "\n\n" + RECORD_CODE, **(extra or {})})
 
 
 def code_sha256(zip_bytes: bytes) -> str:
@@ -129,7 +128,3 @@ def invoke(client: Any, name: str, event: Any = None, **params: Any) -> tuple[di
     )
     body = response["Payload"].read() if "Payload" in response else b""
     return response, json.loads(body) if body else None
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.exists() and path.stat().st_size else None

@@ -1,8 +1,10 @@
 """Async invocations end to end, through a real `turnout serve` and its workers.
 
-The handler appends ``<event id> <version>`` to a file named in the event on every attempt, and fails
-while the file has fewer than ``fail`` lines (or always, unless the ``unless`` file exists): the file is
-both the attempt counter and the proof that an event ran.
+The handler records ``<event id> <version>`` to the :class:`~tests.support.Recorder` named in the event
+(``log``) on every attempt, and fails while it holds fewer than ``fail`` records (or always, unless the
+``unless`` :class:`~tests.support.Flag` is set): the recorder is both the attempt counter and the proof
+that an event ran. (Workers are sandboxed: a function sees no file of the tests', so state goes through a
+local HTTP server in the test process.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,18 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from tests.integration.lambda_support import lambda_client
-from tests.support import Server, deploy, error_code, publish, unique, wait_for
+from tests.support import (
+    FLAG_CODE,
+    RECORD_CODE,
+    Flag,
+    Recorder,
+    Server,
+    deploy,
+    error_code,
+    publish,
+    unique,
+    wait_for,
+)
 from turnout.cli.main import app
 
 pytestmark = pytest.mark.integration
@@ -35,23 +48,22 @@ def handler_code(version: str) -> dict[str, str]:
     return {
         "app.py": f"VERSION = {version!r}\n"
         + """
-import os
 import time
 
 
 def handler(event, context):
-    path = event["file"]
-    with open(path, "a") as f:
-        f.write(f"{event.get('id', context.aws_request_id)} {VERSION}\\n")
-    with open(path) as f:
-        n = sum(1 for _ in f)
+    n = _record(event["log"], f"{event.get('id', context.aws_request_id)} {VERSION}")
     time.sleep(event.get("sleep", 0))
-    if event.get("unless") and not os.path.exists(event["unless"]):
+    if event.get("unless") and not _flag_is_set(event["unless"]):
         raise RuntimeError(f"attempt {n} fails on purpose")
     if n <= event.get("fail", 0):
         raise RuntimeError(f"attempt {n} fails on purpose")
     return {"n": n, "version": VERSION}
 """
+        + "\n\n"
+        + RECORD_CODE
+        + "\n\n"
+        + FLAG_CODE
     }
 
 
@@ -104,17 +116,15 @@ def settled(api: httpx.Client, event_id: str, status: str, timeout: float = 20.0
     return wait_for(check, timeout=timeout, what=f"event {event_id} {status}")
 
 
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
+def lines(log: Recorder) -> list[str]:
+    return [str(line) for line in log.records()]
 
 
-def test_a_handler_that_fails_twice_then_succeeds_is_retried_and_completes(
-    api: httpx.Client, tmp_path: Path
-) -> None:
+def test_a_handler_that_fails_twice_then_succeeds_is_retried_and_completes(api: httpx.Client) -> None:
     name = make_function(api)
-    counter = tmp_path / "counter"
+    counter = Recorder("counter")
     started = time.monotonic()
-    event_id = enqueue(api, f"{name}:prod", {"file": str(counter), "fail": 2})
+    event_id = enqueue(api, f"{name}:prod", {"log": str(counter), "fail": 2})
     assert time.monotonic() - started < 2  # answered at once, not after the retries
 
     event = settled(api, event_id, "succeeded")
@@ -126,11 +136,11 @@ def test_a_handler_that_fails_twice_then_succeeds_is_retried_and_completes(
 
 
 def test_an_event_that_always_fails_is_dead_lettered_with_its_error_and_can_be_redriven(
-    api: httpx.Client, tmp_path: Path
+    api: httpx.Client,
 ) -> None:
     name = make_function(api)
-    counter, flag = tmp_path / "counter", tmp_path / "fixed"
-    event_id = enqueue(api, name, {"file": str(counter), "unless": str(flag)}, header=True)
+    counter, flag = Recorder("counter"), Flag("fixed")
+    event_id = enqueue(api, name, {"log": str(counter), "unless": str(flag)}, header=True)
 
     dead = settled(api, event_id, "dead")
     assert dead["attempts"] == 3 and len(lines(counter)) == 3
@@ -150,10 +160,10 @@ def test_an_event_that_always_fails_is_dead_lettered_with_its_error_and_can_be_r
     assert again.status_code == 400  # only dead events redrive
 
 
-def test_retries_stay_on_the_first_version_across_an_alias_move(api: httpx.Client, tmp_path: Path) -> None:
+def test_retries_stay_on_the_first_version_across_an_alias_move(api: httpx.Client) -> None:
     name = make_function(api, versions=2)
-    counter = tmp_path / "counter"
-    event_id = enqueue(api, f"{name}:prod", {"file": str(counter), "fail": 2, "id": "e"})
+    counter = Recorder("counter")
+    event_id = enqueue(api, f"{name}:prod", {"log": str(counter), "fail": 2, "id": "e"})
     wait_for(lambda: len(lines(counter)) >= 1, what="the first attempt")
     moved = api.put(f"/v1/functions/{name}/aliases/prod", json={"version": 2})
     assert moved.status_code == 200, moved.text
@@ -163,8 +173,8 @@ def test_retries_stay_on_the_first_version_across_an_alias_move(api: httpx.Clien
     assert [a["version"] for a in event["attempt_log"]] == ["1", "1", "1"]
     assert event["version"] == 1
     # a new event follows the alias
-    fresh = tmp_path / "fresh"
-    settled(api, enqueue(api, f"{name}:prod", {"file": str(fresh), "id": "f"}), "succeeded")
+    fresh = Recorder("fresh")
+    settled(api, enqueue(api, f"{name}:prod", {"log": str(fresh), "id": "f"}), "succeeded")
     assert lines(fresh) == ["f 2"]
 
 
@@ -181,12 +191,10 @@ def test_bad_requests_are_refused_before_they_are_queued(api: httpx.Client) -> N
     assert api.get("/v1/events", params={"status": "bogus"}).status_code == 400
 
 
-def test_an_event_whose_function_is_gone_is_dead_lettered_with_the_reason(
-    api: httpx.Client, tmp_path: Path
-) -> None:
+def test_an_event_whose_function_is_gone_is_dead_lettered_with_the_reason(api: httpx.Client) -> None:
     name = make_function(api)
-    counter = tmp_path / "counter"
-    event_id = enqueue(api, f"{name}:prod", {"file": str(counter), "fail": 5})
+    counter = Recorder("counter")
+    event_id = enqueue(api, f"{name}:prod", {"log": str(counter), "fail": 5})
     wait_for(lambda: len(lines(counter)) >= 1, what="the first attempt")
     assert api.delete(f"/v1/functions/{name}").status_code in (200, 204)
     dead = settled(api, event_id, "dead")
@@ -194,23 +202,21 @@ def test_an_event_whose_function_is_gone_is_dead_lettered_with_the_reason(
     assert dead["last_error"]["reason"].startswith("FunctionNotFound")
 
 
-def test_the_lambda_api_event_invocation_goes_through_the_queue(
-    server: Server, api: httpx.Client, tmp_path: Path
-) -> None:
+def test_the_lambda_api_event_invocation_goes_through_the_queue(server: Server, api: httpx.Client) -> None:
     name = make_function(api)
-    counter = tmp_path / "counter"
+    counter = Recorder("counter")
     response = lambda_client(server.url).invoke(
         FunctionName=name,
         Qualifier="prod",
         InvocationType="Event",
-        Payload=json.dumps({"file": str(counter), "fail": 1}).encode(),
+        Payload=json.dumps({"log": str(counter), "fail": 1}).encode(),
     )
     assert response["StatusCode"] == 202
     event = settled(api, response["ResponseMetadata"]["RequestId"], "succeeded")
     assert event["attempts"] == 2 and event["qualifier"] == "prod"
 
 
-def test_cli_invoke_async_and_dlq(server: Server, api: httpx.Client, tmp_path: Path) -> None:
+def test_cli_invoke_async_and_dlq(server: Server, api: httpx.Client) -> None:
     name = make_function(api)
     runner = CliRunner()
     env = {"TURNOUT_URL": server.url, "TURNOUT_TOKEN": server.token, "COLUMNS": "200", "NO_COLOR": "1"}
@@ -220,8 +226,8 @@ def test_cli_invoke_async_and_dlq(server: Server, api: httpx.Client, tmp_path: P
         assert result.exit_code == 0, f"{args}: {result.output}{result.exception!r}"
         return result.output
 
-    counter, flag = tmp_path / "counter", tmp_path / "fixed"
-    payload = json.dumps({"file": str(counter), "unless": str(flag)})
+    counter, flag = Recorder("counter"), Flag("fixed")
+    payload = json.dumps({"log": str(counter), "unless": str(flag)})
     event_id = cli("invoke", f"{name}:prod", "--async", "-d", payload).strip()
     settled(api, event_id, "dead")
     assert event_id in cli("dlq", "ls", name)
@@ -232,7 +238,9 @@ def test_cli_invoke_async_and_dlq(server: Server, api: httpx.Client, tmp_path: P
     assert "redrove 1 event" in cli("dlq", "redrive", "--all", name)
     settled(api, event_id, "succeeded")
 
-    other = cli("invoke", name, "--async", "-d", json.dumps({"file": str(tmp_path / "x"), "unless": "/nope"}))
+    other = cli(
+        "invoke", name, "--async", "-d", json.dumps({"log": str(Recorder("x")), "unless": str(Flag("never"))})
+    )
     settled(api, other.strip(), "dead")
     assert "purged 1 event" in cli("dlq", "purge", name)
     assert json.loads(cli("dlq", "ls", name, "-o", "json"))["events"] == []
@@ -244,9 +252,9 @@ def test_no_event_is_lost_when_the_server_is_killed(tmp_path: Path) -> None:
     try:
         with server.client() as api:
             name = make_function(api)
-            seen = tmp_path / "seen"
+            seen = Recorder("seen")
             ids = [
-                enqueue(api, f"{name}:prod", {"file": str(seen), "id": f"e{i}", "sleep": 0.2})
+                enqueue(api, f"{name}:prod", {"log": str(seen), "id": f"e{i}", "sleep": 0.2})
                 for i in range(40)
             ]
             wait_for(lambda: len(lines(seen)) >= 3, what="some events running")
@@ -270,24 +278,22 @@ import time
 
 
 def handler(event, context):
-    if "file" in event:
-        with open(event["file"], "a") as f:
-            f.write(f"{time.time()} 1\\n")
+    if "log" in event:
+        _record(event["log"], f"{time.time()} 1")
         time.sleep(event["sleep"])
-        with open(event["file"], "a") as f:
-            f.write(f"{time.time()} -1\\n")
+        _record(event["log"], f"{time.time()} -1")
     return {"ok": True}
 """
+    + "\n\n"
+    + RECORD_CODE
 }
 
 
-def test_a_backlog_takes_at_most_half_the_concurrency_and_sync_calls_still_run(
-    api: httpx.Client, tmp_path: Path
-) -> None:
+def test_a_backlog_takes_at_most_half_the_concurrency_and_sync_calls_still_run(api: httpx.Client) -> None:
     name = unique("async")
     deploy(api, name, OVERLAP)
-    marks = tmp_path / "marks"
-    ids = [enqueue(api, name, {"file": str(marks), "sleep": 0.25}) for _ in range(24)]
+    marks = Recorder("marks")
+    ids = [enqueue(api, name, {"log": str(marks), "sleep": 0.25}) for _ in range(24)]
     for _ in range(10):  # synchronous calls while the backlog drains: never throttled
         response = api.post(f"/v1/functions/{name}/invoke", json={})
         assert response.status_code == 200, response.text
@@ -306,10 +312,8 @@ def test_succeeded_events_are_deleted_after_the_retention_and_dead_letters_stay(
     try:
         with short.client() as api:
             name = make_function(api)
-            done = enqueue(api, f"{name}:prod", {"file": str(tmp_path / "ok.log")})
-            dead = enqueue(
-                api, f"{name}:prod", {"file": str(tmp_path / "dead.log"), "unless": "/nonexistent"}
-            )
+            done = enqueue(api, f"{name}:prod", {"log": str(Recorder("ok"))})
+            dead = enqueue(api, f"{name}:prod", {"log": str(Recorder("dead")), "unless": str(Flag("never"))})
             settled(api, done, "succeeded")
             settled(api, dead, "dead")
             wait_for(
@@ -324,25 +328,16 @@ def test_succeeded_events_are_deleted_after_the_retention_and_dead_letters_stay(
 
 RECORDER = {
     "app.py": """
-import json
-
-
 def handler(event, context):
-    path = event["requestPayload"]["record_to"]
-    with open(path, "a") as f:
-        f.write(json.dumps(event) + "\\n")
+    _record(event["requestPayload"]["record_to"], event)
     return {"recorded": True}
 """
+    + "\n\n"
+    + RECORD_CODE
 }
 
 
-def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in lines(path)]
-
-
-def test_destinations_get_lambdas_record_of_successes_and_of_failures_for_good(
-    api: httpx.Client, tmp_path: Path
-) -> None:
+def test_destinations_get_lambdas_record_of_successes_and_of_failures_for_good(api: httpx.Client) -> None:
     name = make_function(api)
     sink = unique("sink")
     deploy(api, sink, RECORDER)
@@ -357,19 +352,19 @@ def test_destinations_get_lambdas_record_of_successes_and_of_failures_for_good(
         "function": name,
     }
 
-    ok_to, failed_to = tmp_path / "ok.jsonl", tmp_path / "failed.jsonl"
-    good = enqueue(api, f"{name}:prod", {"file": str(tmp_path / "a.log"), "record_to": str(ok_to)})
+    ok_to, failed_to, b_log = Recorder("ok"), Recorder("failed"), Recorder("b")
+    good = enqueue(api, f"{name}:prod", {"log": str(Recorder("a")), "record_to": str(ok_to)})
     bad = enqueue(
         api,
         f"{name}:prod",
-        {"file": str(tmp_path / "b.log"), "unless": "/nonexistent", "record_to": str(failed_to)},
+        {"log": str(b_log), "unless": str(Flag("never")), "record_to": str(failed_to)},
     )
     settled(api, good, "succeeded")
     dead = settled(api, bad, "dead")
     assert dead["attempts"] == 1  # max_retries 0 replaced the server's 2 retries
-    wait_for(lambda: records(ok_to) and records(failed_to), timeout=20, what="both destination records")
+    wait_for(lambda: ok_to.records() and failed_to.records(), timeout=20, what="both destination records")
 
-    [success] = records(ok_to)
+    [success] = ok_to.records()
     assert success["requestContext"] == {
         "requestId": good,
         "functionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{name}:prod",
@@ -379,13 +374,13 @@ def test_destinations_get_lambdas_record_of_successes_and_of_failures_for_good(
     assert success["requestPayload"]["record_to"] == str(ok_to)
     assert success["responseContext"] == {"statusCode": 200, "executedVersion": "1"}
     assert success["responsePayload"] == {"n": 1, "version": "1"}
-    [failure] = records(failed_to)
+    [failure] = failed_to.records()
     assert failure["requestContext"]["condition"] == "RetriesExhausted"
     assert failure["requestContext"]["requestId"] == bad
     assert failure["responseContext"]["functionError"] == "Unhandled"
     assert failure["responsePayload"]["errorType"] == "RuntimeError"
     assert "fails on purpose" in failure["responsePayload"]["errorMessage"]
-    assert len(lines(tmp_path / "b.log")) == 1  # one attempt, then the destination: no dead-letter retry
+    assert len(lines(b_log)) == 1  # one attempt, then the destination: no dead-letter retry
     assert api.get(f"/v1/functions/{name}/async-config").json()["configs"][0]["on_success"] == sink
 
 

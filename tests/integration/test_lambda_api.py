@@ -13,7 +13,6 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import botocore
@@ -29,11 +28,10 @@ from tests.integration.lambda_support import (
     function_arn,
     invoke,
     lambda_client,
-    read_json,
     start_server,
     status,
 )
-from tests.support import Server, unique, wait_for
+from tests.support import Recorder, Server, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -657,27 +655,27 @@ def test_a_payload_over_6_mb_is_refused(aws: Any, versioned: str) -> None:
     )
 
 
-def test_dry_run_checks_the_function_without_running_it(aws: Any, versioned: str, tmp_path: Path) -> None:
-    touched = tmp_path / "dry-run.json"
+def test_dry_run_checks_the_function_without_running_it(aws: Any, versioned: str) -> None:
+    touched = Recorder("dry-run")
     response = aws.invoke(
-        FunctionName=versioned, InvocationType="DryRun", Payload=f'{{"touch": "{touched}"}}'.encode()
+        FunctionName=versioned,
+        InvocationType="DryRun",
+        Payload=json.dumps({"record_to": str(touched)}).encode(),
     )
     assert response["StatusCode"] == 204
     assert response["Payload"].read() == b""
     missing = {"FunctionName": unique("missing"), "InvocationType": "DryRun"}
     assert expect_error(aws.invoke, **missing) == NOT_FOUND
-    assert not touched.exists()
+    assert touched.records() == []
 
 
-def test_an_event_invocation_is_accepted_and_runs_in_the_background(
-    aws: Any, versioned: str, tmp_path: Path
-) -> None:
-    touched = tmp_path / "event.json"
-    event = {"touch": str(touched)}
+def test_an_event_invocation_is_accepted_and_runs_in_the_background(aws: Any, versioned: str) -> None:
+    touched = Recorder("event")
+    event = {"record_to": str(touched)}
     response, result = invoke(aws, versioned, event, InvocationType="Event", Qualifier="prod")
     assert (response["StatusCode"], result) == (202, None)
-    ran = wait_for(lambda: read_json(touched), timeout=20, what="the event invocation to run")
-    assert ran == {"marker": "v1", "version": "1"}
+    ran = wait_for(touched.records, timeout=20, what="the event invocation to run")
+    assert ran == [{"marker": "v1", "version": "1"}]
 
 
 # --- DeleteFunction --------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_a_version_override_needs_the_deploy_scope(server: Server, api: httpx.Cl
     missing = invoke(api, name, "prod", headers={"X-Turnout-Version-Override": "7"})
     assert (missing.status_code, error_code(missing)) == (404, "VersionNotFound")
     bad = invoke(api, name, "prod", headers={"X-Turnout-Version-Override": "latest"})
-    assert (bad.status_code, error_code(bad)) == (400, "InvalidParameterValue")
+    assert (bad.status_code, error_code(bad)) == (400, "InvalidVersionNumber")  # README, "Version numbers"
 
 
 def test_an_alias_change_applies_to_the_very_next_request(api: httpx.Client) -> None:

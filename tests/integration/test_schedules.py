@@ -1,7 +1,10 @@
 """Schedules end to end against real servers and workers (issue 6, acceptance 2): a one-second rate fires
 once per tick in a bounded window, and exactly once per tick across a SIGKILL and restart, with the
 missed ticks handled by each schedule's policy (fire-once: one catch-up; skip: none). Also the API's
-codes and the CLI."""
+codes and the CLI.
+
+Workers are sandboxed (they see no file of the tests'), so the recording function sends what it gets to a
+:class:`~tests.support.Recorder`, a local HTTP server in the test process."""
 
 from __future__ import annotations
 
@@ -15,40 +18,41 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.support import Server, deploy, error_code, publish, unique, wait_for
+from tests.support import RECORD_CODE, Recorder, Server, deploy, error_code, publish, unique, wait_for
 from turnout.cli.main import app
 
 pytestmark = pytest.mark.integration
 
-# appends one JSON line per event to $OUT_DIR/<schedule name>.log
-RECORDER = """
-import json, os
+# records one JSON object per event, with the name of the schedule that sent it, to $RECORD_URL
+RECORDER = (
+    """
+import os
 
 def handler(event, context):
     name = event["resources"][0].rsplit("/", 1)[1]
-    line = {"time": event["time"], "detail": event["detail"], "source": event["source"],
+    line = {"schedule": name, "time": event["time"], "detail": event["detail"], "source": event["source"],
             "detail-type": event["detail-type"], "id": event["id"]}
-    with open(os.path.join(os.environ["OUT_DIR"], name + ".log"), "a") as out:
-        out.write(json.dumps(line) + "\\n")
+    _record(os.environ["RECORD_URL"], line)
     return {"ok": True}
 """
+    + "\n\n"
+    + RECORD_CODE
+)
 
 
-def recorder(api: httpx.Client, out_dir: Path) -> str:
-    """A function (version 1 behind ``prod``) that records every event it gets."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def recorder(api: httpx.Client, out: Recorder) -> str:
+    """A function (version 1 behind ``prod``) that records every event it gets to ``out``."""
     name = unique("sched")
-    deploy(api, name, {"app.py": RECORDER}, environment={"OUT_DIR": str(out_dir)})
+    deploy(api, name, {"app.py": RECORDER}, environment={"RECORD_URL": str(out)})
     publish(api, name)
     response = api.put(f"/v1/functions/{name}/aliases/prod", json={"version": 1})
     assert response.status_code == 201, response.text
     return name
 
 
-def events(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def events(out: Recorder, schedule: str) -> list[dict[str, Any]]:
+    """What the function recorded for the events of ``schedule``, in the order they ran."""
+    return [event for event in out.records() if event["schedule"] == schedule]
 
 
 def when(event: dict[str, Any]) -> datetime:
@@ -61,29 +65,31 @@ def add(api: httpx.Client, **body: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
-def fired(path: Path, count: int) -> Callable[[], list[dict[str, Any]]]:
+def fired(out: Recorder, schedule: str, count: int) -> Callable[[], list[dict[str, Any]]]:
     def check() -> list[dict[str, Any]]:
-        found = events(path)
+        found = events(out, schedule)
         return found if len(found) >= count else []
 
     return check
 
 
-def test_a_one_second_rate_fires_once_per_tick(client: httpx.Client, tmp_path: Path) -> None:
-    function = recorder(client, tmp_path / "out")
+def test_a_one_second_rate_fires_once_per_tick(client: httpx.Client) -> None:
+    out = Recorder("ticks")
+    function = recorder(client, out)
     name = unique("every-second")
     saved = add(client, name=name, expression="rate(1 second)", function=f"{function}:prod")
     assert (saved["qualifier"], saved["enabled"], saved["missed"]) == ("prod", True, "fire-once")
-    log = tmp_path / "out" / f"{name}.log"
-    first = wait_for(fired(log, 1), timeout=30, what="the first tick")
+    first = wait_for(fired(out, name, 1), timeout=30, what="the first tick")
     start = when(first[0])
     # a bounded window of 4 more ticks: each of them exactly once, none missing, none extra
-    wait_for(lambda: any(when(e) >= start + timedelta(seconds=4) for e in events(log)), what="4 more ticks")
-    window = [when(e) for e in events(log) if when(e) <= start + timedelta(seconds=4)]
+    wait_for(
+        lambda: any(when(e) >= start + timedelta(seconds=4) for e in events(out, name)), what="4 more ticks"
+    )
+    window = [when(e) for e in events(out, name) if when(e) <= start + timedelta(seconds=4)]
     assert sorted(window) == [start + timedelta(seconds=k) for k in range(5)]
-    event = events(log)[0]
+    event = events(out, name)[0]
     assert (event["source"], event["detail-type"], event["detail"]) == ("aws.events", "Scheduled Event", {})
-    assert len({e["id"] for e in events(log)}) == len(events(log))
+    assert len({e["id"] for e in events(out, name)}) == len(events(out, name))
 
     described = client.get(f"/v1/schedules/{name}").json()
     assert described["last_result"]["status"] == "ok"
@@ -95,30 +101,30 @@ def test_a_one_second_rate_fires_once_per_tick(client: httpx.Client, tmp_path: P
 
 def test_each_tick_fires_exactly_once_across_a_server_restart(tmp_path: Path) -> None:
     server = Server(tmp_path / "data").start()
-    out = tmp_path / "out"
+    out = Recorder("restart")
     try:
         with server.client() as api:
             function = recorder(api, out)
             add(api, name="once", expression="rate(1 second)", function=f"{function}:prod")
             add(api, name="skip", expression="rate(1 second)", function=f"{function}:1", missed="skip")
-        wait_for(lambda: fired(out / "once.log", 2)() and fired(out / "skip.log", 2)(), timeout=30)
+        wait_for(lambda: fired(out, "once", 2)() and fired(out, "skip", 2)(), timeout=30)
         killed_at = datetime.now(UTC)
         server.kill()  # SIGKILL: no shutdown of any kind
-        before = {name: len(events(out / f"{name}.log")) for name in ("once", "skip")}
+        before = {name: len(events(out, name)) for name in ("once", "skip")}
         server.start()  # same data folder and port; takes seconds, so ticks are missed meanwhile
         for name in ("once", "skip"):  # 3 ticks on time after the restart
-            wait_for(fired(out / f"{name}.log", before[name] + 4), timeout=30, what=f"{name} after restart")
+            wait_for(fired(out, name, before[name] + 4), timeout=30, what=f"{name} after restart")
     finally:
         server.stop()
 
     for name in ("once", "skip"):
-        found = events(out / f"{name}.log")
+        found = events(out, name)
         ticks = [when(e) for e in found]
         assert len(ticks) == len(set(ticks)), f"{name}: a tick fired twice: {sorted(ticks)}"
         assert all(t.microsecond == 0 for t in ticks)
         assert all(e["source"] == "aws.events" for e in found)
 
-    once = events(out / "once.log")
+    once = events(out, "once")
     individual = {when(e) for e in once if not e["detail"]}
     catch_ups = [e for e in once if e["detail"].get("catchUp")]
     # the restart takes seconds, so some ticks are older than the grace (1.5 s) when it comes back:
@@ -143,7 +149,7 @@ def test_each_tick_fires_exactly_once_across_a_server_restart(tmp_path: Path) ->
         assert not (in_catch_up and tick in individual), f"tick {tick} fired on its own and in the catch-up"
         tick += timedelta(seconds=1)
 
-    skip = events(out / "skip.log")
+    skip = events(out, "skip")
     assert not any(e["detail"] for e in skip), "a skip schedule fired a catch-up"
     ticks = sorted(when(e) for e in skip)
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False) if b - a > timedelta(seconds=1)]
@@ -151,8 +157,8 @@ def test_each_tick_fires_exactly_once_across_a_server_restart(tmp_path: Path) ->
     assert len(skip) >= 2 + 4
 
 
-def test_bad_schedules_are_refused_with_stable_codes(client: httpx.Client, tmp_path: Path) -> None:
-    function = recorder(client, tmp_path / "out")
+def test_bad_schedules_are_refused_with_stable_codes(client: httpx.Client) -> None:
+    function = recorder(client, Recorder("unused"))
     good = {"name": unique("s"), "expression": "rate(5 minutes)", "function": f"{function}:prod"}
     cases = [
         ({"expression": "rate(5 fortnights)"}, 400, "InvalidScheduleExpression"),
@@ -175,8 +181,8 @@ def test_bad_schedules_are_refused_with_stable_codes(client: httpx.Client, tmp_p
     assert client.delete(f"/v1/schedules/{good['name']}").status_code == 204
 
 
-def test_reading_needs_read_and_changing_needs_deploy(client: httpx.Client, tmp_path: Path) -> None:
-    function = recorder(client, tmp_path / "out")
+def test_reading_needs_read_and_changing_needs_deploy(client: httpx.Client) -> None:
+    function = recorder(client, Recorder("unused"))
     token = client.post("/v1/tokens", json={"name": unique("reader"), "scopes": ["read"]}).json()["token"]
     body = {"name": unique("s"), "expression": "rate(1 hour)", "function": f"{function}:prod"}
     with httpx.Client(base_url=str(client.base_url), headers={"Authorization": f"Bearer {token}"}) as reader:
@@ -189,8 +195,8 @@ def test_reading_needs_read_and_changing_needs_deploy(client: httpx.Client, tmp_
     client.delete(f"/v1/schedules/{body['name']}")
 
 
-def test_the_cli_adds_lists_toggles_and_removes(client: httpx.Client, quick: Server, tmp_path: Path) -> None:
-    function = recorder(client, tmp_path / "out")
+def test_the_cli_adds_lists_toggles_and_removes(client: httpx.Client, quick: Server) -> None:
+    function = recorder(client, Recorder("unused"))
     runner = CliRunner()
     env = {"TURNOUT_URL": quick.url, "TURNOUT_TOKEN": quick.token, "COLUMNS": "200", "NO_COLOR": "1"}
 
@@ -228,13 +234,13 @@ def test_the_cli_adds_lists_toggles_and_removes(client: httpx.Client, quick: Ser
     assert name not in run("schedule", "ls")
 
 
-def test_a_queued_schedule_puts_each_tick_on_the_async_queue(client: httpx.Client, tmp_path: Path) -> None:
-    function = recorder(client, tmp_path / "out")
+def test_a_queued_schedule_puts_each_tick_on_the_async_queue(client: httpx.Client) -> None:
+    out = Recorder("queued")
+    function = recorder(client, out)
     name = unique("queued")
     saved = add(client, name=name, expression="rate(1 second)", function=f"{function}:prod", queued=True)
     assert saved["queued"] is True
-    log = tmp_path / "out" / f"{name}.log"
-    ran = wait_for(fired(log, 3), timeout=30, what="three queued ticks to run")
+    ran = wait_for(fired(out, name, 3), timeout=30, what="three queued ticks to run")
     ticks = [when(e) for e in ran]
     assert len(set(ticks)) == len(ticks), "a tick ran twice"
     done = client.get("/v1/events", params={"function": function, "status": "succeeded"}).json()
