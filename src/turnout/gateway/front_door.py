@@ -1,7 +1,7 @@
 """Serving HTTP routes on the gateway's port: raw ASGI in front of the app (issue 6).
 
-An HTTP request that matches a route (``gateway/route_table.py``) becomes an API Gateway payload format
-2.0 event (``gateway/http_event.py``, as function URLs do, with the route's ``routeKey`` and
+An HTTP request that matches a route (``domain/route_table.py``) becomes an API Gateway payload format
+2.0 event (``domain/http_event.py``, as function URLs do, with the route's ``routeKey`` and
 ``pathParameters``) for the route's function and qualifier; the function's answer maps back to the
 HTTP response. Everything else (Turnout's own paths, paths no route matches, lifespan and websockets)
 goes to the app unchanged, so an unknown path is the app's 404.
@@ -32,14 +32,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from turnout.domain.http_event import EventContext, HttpRequest, HttpResponse, InvalidResponse, to_event
+from turnout.domain.http_event import to_response as http_response
 from turnout.domain.ids import new_request_id
+from turnout.domain.route_table import Match, Route, reserved
 from turnout.domain.version_number import is_version_text
 from turnout.errors import NotFound, TurnoutError
-from turnout.gateway.http_event import EventContext, HttpRequest, HttpResponse, InvalidResponse, to_event
-from turnout.gateway.http_event import to_response as http_response
 from turnout.gateway.http_request import forwarded_headers, read_body
 from turnout.gateway.invoke import Gateway, Invocation
-from turnout.gateway.route_table import Match, Route, reserved
 from turnout.services.routes import RouteService, invoke_qualifier
 from turnout.services.tokens import Principal
 

@@ -3,7 +3,7 @@
 The configs are Lambda's CreateFunctionUrlConfig, GetFunctionUrlConfig, UpdateFunctionUrlConfig,
 DeleteFunctionUrlConfig and ListFunctionUrlConfigs, shaped as the botocore model has them. A URL is
 ``{base_url}/lambda-url/{url_id}/``: every method and path under it becomes a payload format 2.0 event
-(:mod:`turnout.gateway.http_event`) for the alias (or $LATEST) the config names, and the function's
+(:mod:`turnout.domain.http_event`) for the alias (or $LATEST) the config names, and the function's
 answer becomes the HTTP response.
 
 Errors of the configs are in AWS's form (the ``/2021-10-31/`` prefix). Errors while serving a URL are
@@ -24,10 +24,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from turnout.domain.ids import new_request_id
-from turnout.domain.names import LATEST
-from turnout.errors import InvalidInput, TurnoutError
-from turnout.gateway.http_event import (
+from turnout.domain.http_event import (
     EventContext,
     HttpRequest,
     HttpResponse,
@@ -35,6 +32,9 @@ from turnout.gateway.http_event import (
     to_event,
     to_response,
 )
+from turnout.domain.ids import new_request_id
+from turnout.domain.names import LATEST
+from turnout.errors import InvalidInput, TurnoutError
 from turnout.gateway.http_request import forwarded_headers, read_body
 from turnout.gateway.invoke import Gateway, Invocation
 from turnout.lambda_api import auth, deps
