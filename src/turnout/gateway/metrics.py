@@ -31,6 +31,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 INIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 InFlight = Callable[[], Mapping[str, int]]
+DoorCounts = Callable[[], Mapping[tuple[str, str], int]]  # (door, result) -> requests (gateway/entry.py)
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,13 @@ class _Series:
 class _Live:
     """A collector of values read at scrape time: concurrent executions, dropped log records."""
 
-    def __init__(self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None) -> None:
+    def __init__(
+        self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None, doors: DoorCounts | None
+    ) -> None:
         self.node = node
         self.in_flight = in_flight
         self.dropped_logs = dropped_logs
+        self.doors = doors
 
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
@@ -69,10 +73,26 @@ class _Live:
             )
             dropped.add_metric([self.node], self.dropped_logs())
             yield dropped
+        if self.doors is not None:
+            entry = CounterMetricFamily(
+                "turnout_entry_requests",
+                "Requests through the invocation entry, by door (invoke, route, function_url, lambda, "
+                "schedule, queue, hook) and result (ok, function_error, refused, queued).",
+                labels=["node", "door", "result"],
+            )
+            for (door, result), count in sorted(dict(self.doors()).items()):
+                entry.add_metric([self.node, door, result], count)
+            yield entry
 
 
 class Metrics:
-    def __init__(self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        node: str,
+        in_flight: InFlight,
+        dropped_logs: Callable[[], int] | None = None,
+        doors: DoorCounts | None = None,
+    ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series: noise
         self.node = node
         self.registry = CollectorRegistry()
@@ -107,7 +127,7 @@ class Metrics:
         self.throttles = Counter(
             "turnout_throttles", "Invocations refused at the function's concurrency limit.", fv, registry=r
         )
-        r.register(_Live(node, in_flight, dropped_logs))
+        r.register(_Live(node, in_flight, dropped_logs, doors))
         ProcessCollector(registry=r)
         self._series: dict[tuple[str, str], _Series] = {}
 
