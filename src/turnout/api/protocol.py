@@ -253,7 +253,7 @@ class TurnoutHttpProtocol(HttpToolsProtocol):
         name = invoke_name(path) if method == b"POST" else None
         if name is not None:
             return self._invoke_answer(invoke_request(name, self.headers, url.query or b""))
-        if reserved(path):
+        if path is not raw_path and reserved(path):  # percent-encoded Turnout paths (the table checks raw)
             return None
         table = loaded_table(self.state)
         if not table:  # no routes, or the table is being reloaded: the ASGI door
