@@ -43,6 +43,7 @@ from turnout.cluster.windows import MergedWindows, WindowPublisher
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.dispatcher import Dispatcher
+from turnout.gateway.entry import InvocationEntry
 from turnout.gateway.invoke import Gateway
 from turnout.gateway.logs import LogSink
 from turnout.gateway.metrics import Metrics
@@ -211,12 +212,17 @@ def create_app(
         settings.invoke_max_request_bytes,
         settings.invoke_max_response_bytes,
     )
+    entry = InvocationEntry(gateway, services.queue)
     logs = LogSink(settings.logs_dir, settings.log_max_bytes)
     cluster_logs = ClusterLogs(
         logs, settings.node, membership.peers, settings.peer_timeout_ms / 1000, lambda: clock().timestamp()
     )
     metrics = Metrics(
-        settings.node, lambda: supervisor.in_flight, lambda: logs.dropped, lambda: supervisor.admission.queues
+        settings.node,
+        lambda: supervisor.in_flight,
+        lambda: logs.dropped,
+        lambda: supervisor.admission.queues,
+        lambda: entry.counts,
     )
     windows = Windows()
     mirror = Mirror(gateway, windows)
@@ -225,7 +231,7 @@ def create_app(
     publisher = _window_publisher(settings, store, windows, settings.node)
     controller = RolloutController(
         services.rollouts,
-        gateway,
+        entry,
         publisher.merged if publisher is not None else windows,
         mirror,
         clock,
@@ -236,8 +242,8 @@ def create_app(
         ),
     )
     services.rollouts.wake.append(controller.wake)
-    scheduler = Scheduler(services, gateway, settings, clock)
-    dispatcher = Dispatcher(services, gateway, settings, clock)
+    scheduler = Scheduler(services, entry, settings, clock)
+    dispatcher = Dispatcher(services, entry, settings, clock)
 
     def forget(name: str) -> None:
         """A deleted function's workers stop, and its logs, metric series and windows go, so a function
@@ -305,7 +311,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.services = services
-    app.state.gateway = gateway
+    app.state.gateway, app.state.entry = gateway, entry
     app.state.logs, app.state.metrics, app.state.cluster_logs = logs, metrics, cluster_logs
     app.state.controller = controller
     app.state.readiness, app.state.membership, app.state.feed = readiness, membership, feed

@@ -301,3 +301,98 @@ def test_idle_keep_alive_connections_close_after_the_setting(tmp_path: Path) -> 
         wire.close()
     finally:
         server.stop()
+
+
+# -- routes, answered natively like invocations ------------------------------------------------------
+
+ROUTED = """\
+import json
+
+
+def handler(event, context):
+    query = event.get("queryStringParameters") or {}
+    if "bad" in query:  # a header no HTTP response can carry
+        return {"statusCode": 200, "headers": {"X-Bad": "a\\r\\nSet-Cookie: evil=1"}, "body": "x"}
+    http = event["requestContext"]["http"]
+    seen = {"path": event["rawPath"], "method": http["method"], "sourceIp": http["sourceIp"],
+            "proto": event["headers"].get("x-forwarded-proto"), "body": event.get("body")}
+    return {"statusCode": 201, "headers": {"Content-Type": "application/json", "X-Route": "yes"},
+            "body": json.dumps(seen)}
+"""
+
+
+@pytest.fixture(scope="module")
+def routed(quick: Server) -> str:
+    """A path prefix whose routes (``/PREFIX/{proxy+}``, any method) run :data:`ROUTED` through an alias."""
+    name, prefix = unique("routed"), unique("/wire")
+    with quick.client() as api:
+        deploy(api, name, files={"app.py": ROUTED})
+        publish(api, name)
+        assert api.put(f"/v1/functions/{name}/aliases/live", json={"version": "1"}).status_code == 201
+        route = {"path": prefix + "/{proxy+}", "function": name, "qualifier": "live"}
+        assert api.post("/v1/routes", json=route).status_code == 201
+        wait_for(lambda: api.get(prefix + "/ready").status_code == 201, timeout=60, what="the route")
+    return prefix
+
+
+def test_routes_and_invocations_share_a_connection_pipelined_in_order(
+    wire: Wire, echo: str, routed: str
+) -> None:
+    wire.send(
+        wire.request("GET", routed + "/a")
+        + wire.request("POST", f"/v1/functions/{echo}:live/invoke", b'{"n": 1}')
+        + wire.request("HEAD", routed + "/b")
+        + wire.request("POST", routed + "/c", b"payload")
+        + wire.request("GET", "/v1/health")
+    )
+    first = wire.read()
+    assert first.status == 201 and first.headers["x-route"] == "yes"
+    assert first.json() == {"path": routed + "/a", "method": "GET", "sourceIp": "127.0.0.1", "proto": "http",
+                            "body": None}  # fmt: skip
+    assert first.headers["x-turnout-version"] == "1" and "date" in first.headers
+    assert wire.read().json()["got"] == {"n": 1}
+    status, _, headers = wire.read_head()  # HEAD: the headers a GET would get, no body
+    assert status == 201 and headers["x-route"] == "yes"
+    posted = wire.read()
+    assert posted.json()["method"] == "POST" and posted.json()["body"] == "payload"
+    assert wire.read().status == 200  # /v1/health, through ASGI on the same connection
+
+
+def test_a_route_answer_with_a_header_http_cannot_carry_is_a_502(wire: Wire, routed: str) -> None:
+    wire.send(wire.request("GET", routed + "/x?bad=1"))
+    answer = wire.read()
+    assert answer.status == 502 and answer.json() == {"message": "Internal Server Error"}
+    assert "set-cookie" not in answer.headers and "x-bad" not in answer.headers
+    wire.send(wire.request("GET", routed + "/after"))  # the connection goes on
+    assert wire.read().status == 201
+
+
+def test_a_route_body_declared_over_the_limit_is_a_readable_413(wire: Wire, routed: str) -> None:
+    wire.send(wire.request("POST", routed + "/big", b"", {"Content-Length": str(7 * 1024 * 1024)}))
+    answer = wire.read()
+    assert answer.status == 413 and answer.json()["error"]["code"] == "RequestTooLarge"
+
+
+def test_a_trusted_proxy_names_the_client_of_a_route(wire: Wire, routed: str) -> None:
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    wire.send(wire.request("GET", routed + "/proxied", headers=forwarded))
+    seen = wire.read().json()
+    assert (seen["sourceIp"], seen["proto"]) == ("203.0.113.9", "https")
+
+
+def test_metrics_count_requests_per_door(quick: Server, wire: Wire, echo: str, routed: str) -> None:
+    wire.send(wire.request("GET", routed + "/counted"))
+    assert wire.read().status == 201
+    wire.send(wire.request("POST", "/v1/functions/nope-nothing-here/invoke", b"{}"))
+    assert wire.read().status == 404
+    with quick.client() as api:
+        text = api.get("/metrics").text
+    counted = {
+        line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("turnout_entry_requests_total{")
+    }
+    assert any(
+        'door="route"' in labels and 'result="ok"' in labels and n >= 1 for labels, n in counted.items()
+    )
+    assert any('door="invoke"' in labels and 'result="refused"' in labels for labels in counted)

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from tests.store.conftest import Kit, code
+from turnout.domain.http_event import Cors
 from turnout.errors import (
     AliasNotFound,
     AlreadyExists,
@@ -19,7 +20,6 @@ from turnout.errors import (
     InvalidName,
     NotFound,
 )
-from turnout.gateway.http_event import Cors
 from turnout.services.function_urls import FunctionUrlService
 
 FN = "thumbs"

@@ -19,7 +19,6 @@ from turnout.errors import (
 )
 from turnout.services.routes import RouteService
 from turnout.services.schedules import NewSchedule
-from turnout.store.routes import alias_references, references
 
 FN = "shop"
 
@@ -104,7 +103,8 @@ def test_pinned_versions_are_references(routes: RouteService, kit: Kit) -> None:
     routes.add(None, "/prod", FN, "prod")
     with kit.store.read() as tx:
         function_id = tx.functions.get(FN).id  # type: ignore[union-attr]
-        assert references(tx, function_id) == {2: ["route GET /two", "route ANY b.example.com/two-again"]}
+        pinned = tx.routes.references(function_id)
+    assert pinned == {2: ["route GET /two", "route ANY b.example.com/two-again"]}
 
 
 def test_deleting_the_function_deletes_its_routes_and_the_table_forgets_them(
@@ -153,7 +153,7 @@ def test_aliases_followed_by_routes_are_listed(routes: RouteService, kit: Kit) -
     routes.add(None, "/c", FN, None)
     with kit.store.read() as tx:
         function_id = tx.functions.get(FN).id  # type: ignore[union-attr]
-        assert alias_references(tx, function_id) == {"prod": ["route GET /a"]}
+        assert tx.routes.alias_references(function_id) == {"prod": ["route GET /a"]}
 
 
 def test_an_alias_that_triggers_follow_cannot_be_deleted_until_they_are_gone(

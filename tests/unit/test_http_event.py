@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-import turnout.gateway.http_event as http_event_module
-from turnout.errors import InvalidInput
-from turnout.gateway.http_event import (
+import turnout.domain.http_event as http_event_module
+from turnout.domain.http_event import (
     Cors,
     EventContext,
     HttpRequest,
@@ -20,6 +19,7 @@ from turnout.gateway.http_event import (
     to_event,
     to_response,
 )
+from turnout.errors import InvalidInput
 
 AT = datetime(2024, 3, 12, 19, 3, 58, 390000, tzinfo=UTC)
 CONTEXT = EventContext(

@@ -8,9 +8,8 @@ import doctest
 import pytest
 
 from turnout.cli import routes as cli_routes
-from turnout.errors import InvalidInput
-from turnout.gateway import route_table as route_table_module
-from turnout.gateway.route_table import (
+from turnout.domain import route_table as route_table_module
+from turnout.domain.route_table import (
     RESERVED_PREFIXES,
     Route,
     RouteTable,
@@ -20,6 +19,7 @@ from turnout.gateway.route_table import (
     parse_path,
     shape,
 )
+from turnout.errors import InvalidInput
 
 
 def table(*specs: tuple[str, str] | tuple[str, str, str]) -> RouteTable:

@@ -21,13 +21,12 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from turnout.api.hosts import HostPolicy
 from turnout.domain.names import split_qualified
-from turnout.errors import InvalidInput, RequestTooLarge, TurnoutError
-from turnout.gateway.invoke import Gateway, Invocation
-from turnout.services.queue import EventQueue
+from turnout.errors import InvalidInput, TurnoutError
+from turnout.gateway.entry import Door, InvocationEntry, error_body, failure
+from turnout.gateway.invoke import Invocation
 from turnout.services.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -62,14 +61,8 @@ async def answer(
     function, qualifier = split_qualified(request.name)
     if qualifier is not None and request.query_qualifier is not None and qualifier != request.query_qualifier:
         raise InvalidInput(f"two qualifiers given: {qualifier!r} in the name and {request.query_qualifier!r}")
-    gateway: Gateway = state.gateway
-    declared = request.content_length or ""
-    if declared.isdigit() and int(declared) > gateway.max_request_bytes:
-        raise RequestTooLarge(
-            f"the request payload is {declared} bytes; the limit is {gateway.max_request_bytes}"
-        )
-    if request.asynchronous:
-        return await _enqueue(state, function, qualifier or request.query_qualifier, principal, read_body)
+    entry: InvocationEntry = state.entry
+    entry.check_declared(request.content_length, Door.INVOKE)
     call = Invocation(
         function=function,
         qualifier=qualifier or request.query_qualifier,
@@ -78,40 +71,18 @@ async def answer(
         routing_key=request.routing_key,
         override=request.override,
     )
-    request_id, outcome = await gateway.invoke(call)
+    if request.asynchronous:  # onto the durable queue: 202 and its request id once it is stored
+        request_id = await entry.enqueue(call, Door.INVOKE)
+        body = json.dumps({"request_id": request_id, "status": "queued"}).encode()
+        return 202, {"X-Turnout-Request-Id": request_id}, body
+    request_id, outcome = await entry.invoke(call, Door.INVOKE)
     headers = {"X-Turnout-Version": outcome.version, "X-Turnout-Request-Id": request_id}
     if outcome.cold:
         headers["X-Turnout-Init-Duration"] = f"{outcome.init_ms:.3f}"
     if outcome.error is None:
         return 200, headers, outcome.payload
-    code = outcome.error_code or "Function.Unhandled"
-    headers["X-Turnout-Function-Error"] = code
-    body = {k: outcome.error.get(k) for k in ("type", "message", "trace")}
-    status = 504 if code == "Function.Timeout" else 502
-    return status, headers, json.dumps({"error": {"code": code, **body}}).encode()
-
-
-async def _enqueue(
-    state: Any,
-    function: str,
-    qualifier: str | None,
-    principal: Any,
-    read_body: Callable[[], Awaitable[bytes]],
-) -> tuple[int, dict[str, str], bytes]:
-    """Put the event on the durable queue: 202 and its request id once it is stored."""
-    gateway: Gateway = state.gateway
-    payload = await read_body()
-    if len(payload) > gateway.max_request_bytes:
-        raise RequestTooLarge(
-            f"the request payload is {len(payload)} bytes; the limit is {gateway.max_request_bytes}"
-        )
-    await gateway.resolve(
-        Invocation(function, qualifier, b"", principal)
-    )  # 404 now, not in the dead-letter list
-    queue: EventQueue = state.services.queue
-    request_id = await run_in_threadpool(queue.enqueue, function, qualifier, payload)
-    body = json.dumps({"request_id": request_id, "status": "queued"}).encode()
-    return 202, {"X-Turnout-Request-Id": request_id}, body
+    status, headers["X-Turnout-Function-Error"], body = failure(outcome)
+    return status, headers, body
 
 
 async def respond(
@@ -121,10 +92,7 @@ async def respond(
     try:
         return await answer(state, request, read_body)
     except TurnoutError as exc:
-        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-        if exc.details:
-            error["details"] = exc.details
-        return exc.status, exc.headers, json.dumps({"error": error}).encode()
+        return exc.status, exc.headers, error_body(exc)
     except Exception as exc:  # noqa: BLE001 - answer like the app's own handler would
         log.exception("unexpected error in invoke")
         message = f"internal error: {type(exc).__name__}"

@@ -1,11 +1,14 @@
 """The HTTP protocol `turnout serve` runs: uvicorn's httptools protocol, answering invocations natively.
 
-Every request but ``POST /v1/functions/{name}/invoke`` goes through ASGI to the app as usual. An
-invocation gets an :class:`_InvokeCycle` in place of uvicorn's ``RequestResponseCycle``: the same
-connection bookkeeping (keep-alive, pipelined requests, ``Expect: 100-continue``, read flow control,
-graceful shutdown), but no ASGI scope, middleware, routing or dependency solving, and the whole answer
-(status line, headers, body) leaves in a single write. The answer itself comes from
-:func:`turnout.api.invoke.respond`, the same function behind the documented FastAPI route.
+Two kinds of request are answered here: ``POST /v1/functions/{name}/invoke`` and a request that matches
+an HTTP route (against the route table as loaded in memory; while it is being reloaded, the request
+takes the ASGI way, ``gateway/front_door.py``). Each gets a :class:`_NativeCycle` in place of uvicorn's
+``RequestResponseCycle``: the same connection bookkeeping (keep-alive, pipelined requests,
+``Expect: 100-continue``, read flow control, graceful shutdown), but no ASGI scope, middleware, routing
+or dependency solving, and the whole answer (status line, headers, body) leaves in a single write. The
+answers come from :func:`turnout.api.invoke.respond` (the function behind the documented FastAPI route)
+and :func:`turnout.gateway.front_door.serve_route` (behind the ASGI route door): both reach the function
+through the one invocation entry, ``gateway/entry.py``. Every other request goes through ASGI to the app.
 
 Every connection also keeps a deadline (``api/connections.py``): the request line and headers within
 ``TURNOUT_HEADER_TIMEOUT_S`` of the first byte, the body without a pause longer than
@@ -23,34 +26,47 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import httptools
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from turnout.api.connections import Connections
 from turnout.api.invoke import InvokeRequest, invoke_name, invoke_request, respond
+from turnout.domain.route_table import Match, reserved
 from turnout.errors import InvalidRequestContent, RequestTimeout, RequestTooLarge
+from turnout.gateway.front_door import loaded_table, serve_route
+from turnout.gateway.http_request import RawRequest
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 DRAIN_MAX_BYTES = 64 * 1024 * 1024  # read and discarded after an early answer, then half-close
 LINGER_S = 2.0  # after the half-close, how long the rest is still read before the socket closes
 
 
-class _InvokeCycle:
-    """One invoke request on a connection: its body as it arrives, then one written answer.
+Headers = list[tuple[str, str]]
+Answer = Callable[[Callable[[], Awaitable[bytes]]], Awaitable[tuple[int, Headers, bytes]]]
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+class _NativeCycle:
+    """One natively answered request on a connection: its body as it arrives, then one written answer.
 
     Duck-types the parts of uvicorn's ``RequestResponseCycle`` that the protocol touches
     (``body``, ``more_body``, ``message_event``, ``response_complete``, ``disconnected``, ``keep_alive``).
+    ``answer`` reads the body through the callable it is given and returns (status, headers, body).
     """
 
-    def __init__(self, protocol: TurnoutHttpProtocol, request: InvokeRequest, keep_alive: bool) -> None:
+    def __init__(self, protocol: TurnoutHttpProtocol, answer: Answer, keep_alive: bool, head: bool) -> None:
         self.transport = protocol.transport
         self.flow = protocol.flow
         self.on_response = protocol.on_response_complete
         self.default_headers: list[tuple[bytes, bytes]] = protocol.server_state.default_headers
-        self.request = request
+        self.answer = answer
         self.keep_alive = keep_alive
+        self.head = head
+        self.limit: int = protocol.state.entry.max_request_bytes
         self.waiting_for_100_continue = protocol.expect_100_continue
         self.body = bytearray()
         self.more_body = True
@@ -58,9 +74,8 @@ class _InvokeCycle:
         self.response_complete = False
         self.disconnected = False
 
-    async def run(self, state: Any) -> None:
-        self.limit: int = state.gateway.max_request_bytes
-        status, headers, body = await respond(state, self.request, self._read_body)
+    async def run(self) -> None:
+        status, headers, body = await self.answer(self._read_body)
         if not self.disconnected:
             self._write(status, headers, body)
 
@@ -77,18 +92,23 @@ class _InvokeCycle:
             self.message_event.clear()
         if self.disconnected:  # never run a function on half a body
             raise InvalidRequestContent("the connection closed before the whole request body arrived")
+        if len(self.body) > limit:
+            raise RequestTooLarge(f"the request payload is over the limit of {limit} bytes")
         return bytes(self.body)
 
-    def _write(self, status: int, headers: dict[str, str], body: bytes) -> None:
+    def _write(self, status: int, headers: Headers, body: bytes) -> None:
         content = [STATUS_LINE[status]]
         for name, value in self.default_headers:
             content += [name, b": ", value, b"\r\n"]
-        content.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
-        for key, text in headers.items():  # our own names and values: versions, ids, error codes
-            content += [key.lower().encode(), b": ", text.encode("latin-1"), b"\r\n"]
+        content.append(b"content-length: %d\r\n" % len(body))
+        for key, text in headers:  # names and values were checked where they were made
+            if key not in _FRAMING:
+                content += [key.encode("latin-1"), b": ", text.encode("latin-1", "replace"), b"\r\n"]
         if not self.keep_alive:
             content.append(b"connection: close\r\n")
-        content += [b"\r\n", body]
+        content.append(b"\r\n")
+        if not self.head:
+            content.append(body)
         self.transport.write(b"".join(content))
         self.response_complete = True
         self.message_event.set()
@@ -107,6 +127,7 @@ class TurnoutHttpProtocol(HttpToolsProtocol):
     _headers_done = False
     _discarded = 0  # body bytes read after the answer went
     _lingering = False
+    _forwarded: _Forwarded | None = None
 
     # -- connection lifetime, deadlines, draining --------------------------------------------------
 
@@ -201,47 +222,117 @@ class TurnoutHttpProtocol(HttpToolsProtocol):
         self.flow.resume_reading()
         self.deadline = self.loop.time() + LINGER_S
 
-    # -- the invoke door ---------------------------------------------------------------------------
+    # -- the native doors: invoke and routes --------------------------------------------------------
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
         self.deadline = self.loop.time() + self.registry.timeouts.body_s
-        found = self._invocation()
-        if found is None:
+        answer = self._native_answer()
+        if answer is None:
             super().on_headers_complete()
             return
-        name, query = found
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
-        request = invoke_request(name, self.headers, query)
+        head = self.parser.get_method() == b"HEAD"
         existing = self.cycle
-        cycle = _InvokeCycle(self, request, keep_alive)
-        self.cycle = cycle  # type: ignore[assignment] # duck-typed, see _InvokeCycle
+        cycle = _NativeCycle(self, answer, keep_alive, head)
+        self.cycle = cycle  # type: ignore[assignment] # duck-typed, see _NativeCycle
         if existing is None or existing.response_complete:
             self._start_asgi_task(cycle, self.app)
         else:  # pipelined behind a request still being answered
             self.flow.pause_reading()
             self.pipeline.appendleft((cycle, self.app))  # type: ignore[arg-type]
 
-    def _invocation(self) -> tuple[str, bytes] | None:
-        """(function name, query string) when this request is an invocation answered here."""
-        if self.parser.get_method() != b"POST" or self.limit_concurrency is not None:
-            return None
-        if self.parser.should_upgrade():
+    def _native_answer(self) -> Answer | None:
+        """How to answer this request here (an invocation or a route's), or None to hand it to ASGI."""
+        if self.limit_concurrency is not None or self.parser.should_upgrade():
             return None
         url = httptools.parse_url(self.url)
-        path = url.path.decode("latin-1")
-        if "%" in path:
-            path = urllib.parse.unquote(path)
-        name = invoke_name(path)
-        return None if name is None else (name, url.query or b"")
+        raw_path = url.path.decode("latin-1")
+        path = urllib.parse.unquote(raw_path) if "%" in raw_path else raw_path
+        method = self.parser.get_method()
+        name = invoke_name(path) if method == b"POST" else None
+        if name is not None:
+            return self._invoke_answer(invoke_request(name, self.headers, url.query or b""))
+        if path is not raw_path and reserved(path):  # percent-encoded Turnout paths (the table checks raw)
+            return None
+        table = loaded_table(self.state)
+        if not table:  # no routes, or the table is being reloaded: the ASGI door
+            return None
+        host = next((v.decode("latin-1") for k, v in self.headers if k == b"host"), "")
+        match = table.match(method.decode("latin-1"), host, raw_path)
+        if match is None:
+            return None
+        return self._route_answer(match, self._raw_request(method, raw_path, url.query or b""))
+
+    def _invoke_answer(self, request: InvokeRequest) -> Answer:
+        async def answer(read_body: Callable[[], Awaitable[bytes]]) -> tuple[int, Headers, bytes]:
+            status, headers, body = await respond(self.state, request, read_body)
+            return status, [("content-type", "application/json"), *_lower(headers)], body
+
+        return answer
+
+    def _route_answer(self, match: Match, request: RawRequest) -> Answer:
+        async def answer(read_body: Callable[[], Awaitable[bytes]]) -> tuple[int, Headers, bytes]:
+            if self.forwarded is not None and request.forwarded():
+                await self.forwarded.apply(request)
+            response = await serve_route(self.state, match, request, read_body)
+            return response.status, response.headers, response.body
+
+        return answer
+
+    def _raw_request(self, method: bytes, raw_path: str, query: bytes) -> RawRequest:
+        return RawRequest(
+            method=method.decode("latin-1"),
+            raw_path=raw_path,
+            query=query.decode("latin-1"),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers],
+            client=self.client[0] if self.client else "",
+            scheme=self.scheme or "http",
+            http_version=self.parser.get_http_version(),
+        )
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        if not isinstance(cycle, _InvokeCycle):
+        if not isinstance(cycle, _NativeCycle):
             super()._start_asgi_task(cycle, app)
             return
-        task = self.loop.create_task(cycle.run(self.state))
+        task = self.loop.create_task(cycle.run())
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
+
+    @property
+    def forwarded(self) -> _Forwarded | None:
+        """uvicorn's proxy headers (``X-Forwarded-For``/``-Proto`` from trusted hosts), when they are on."""
+        if not self.config.proxy_headers:
+            return None
+        if self._forwarded is None:  # made for the first request a proxy sent on this connection
+            self._forwarded = _Forwarded(self.config.forwarded_allow_ips or "127.0.0.1")
+        return self._forwarded
+
+
+def _lower(headers: dict[str, str]) -> Headers:
+    return [(key.lower(), value) for key, value in headers.items()]
+
+
+class _Forwarded:
+    """uvicorn's ``ProxyHeadersMiddleware`` applied to a :class:`RawRequest` (client address, scheme)."""
+
+    def __init__(self, trusted: list[str] | str) -> None:
+        self.middleware = ProxyHeadersMiddleware(_nothing, trusted)
+
+    async def apply(self, request: RawRequest) -> None:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
+        scope: dict[str, Any] = {
+            "type": "http",
+            "client": (request.client, 0),
+            "scheme": request.scheme,
+            "headers": headers,
+        }
+        await self.middleware(scope, _nothing, _nothing)  # type: ignore[arg-type]
+        request.client, request.scheme = scope["client"][0], scope["scheme"]
+
+
+async def _nothing(*_: Any) -> None:
+    return None
 
 
 def protocol_for(state: Any, registry: Connections) -> type[TurnoutHttpProtocol]:

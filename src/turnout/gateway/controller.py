@@ -33,7 +33,8 @@ from turnout.domain.names import split_qualified
 from turnout.domain.plan import Hook
 from turnout.domain.rollout import Action, Decision, State
 from turnout.errors import TurnoutError
-from turnout.gateway.invoke import Gateway, Invocation
+from turnout.gateway.entry import Door, InvocationEntry
+from turnout.gateway.invoke import Invocation
 from turnout.gateway.shadow import Mirror, Mirroring
 from turnout.gateway.window import SHADOW, WindowView
 from turnout.runtime.pool import Pool
@@ -58,14 +59,14 @@ class RolloutController:
     def __init__(
         self,
         service: RolloutService,
-        gateway: Gateway,
+        entry: InvocationEntry,
         windows: WindowView,
         mirror: Mirror,
         clock: Clock,
         settings: ControllerSettings,
     ) -> None:
         self.service = service
-        self.gateway = gateway
+        self.entry, self.gateway = entry, entry.gateway
         self.windows = windows
         self.mirror = mirror
         self.clock = clock
@@ -246,7 +247,7 @@ class RolloutController:
         if name.startswith("custom:"):
             event["metrics"] = _metrics_json(self.metrics(record, self.clock()))
         call = Invocation(function, qualifier, json.dumps(event).encode(), CONTROLLER)
-        _, outcome = await self.gateway.invoke(call)
+        _, outcome = await self.entry.invoke(call, Door.HOOK)
         return verdict_of(outcome)
 
     # -- warming ----------------------------------------------------------------------------------------

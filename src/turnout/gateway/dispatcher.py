@@ -37,7 +37,8 @@ from turnout.domain.retry import (
     too_old,
 )
 from turnout.errors import AliasNotFound, InvalidInput, NotFound, Throttled, TurnoutError
-from turnout.gateway.invoke import Gateway, Invocation
+from turnout.gateway.entry import InvocationEntry
+from turnout.gateway.invoke import Invocation
 from turnout.runtime.supervisor import Outcome, Target
 from turnout.services import Services
 from turnout.services.queue import FollowUp, Settlement
@@ -56,8 +57,9 @@ DISPATCHER = Principal("async-dispatcher", frozenset({"invoke", "deploy"}))
 
 
 class Dispatcher:
-    def __init__(self, services: Services, gateway: Gateway, settings: Settings, clock: Clock) -> None:
-        self.services, self.gateway, self.settings, self.clock = services, gateway, settings, clock
+    def __init__(self, services: Services, entry: InvocationEntry, settings: Settings, clock: Clock) -> None:
+        self.services, self.entry, self.settings, self.clock = services, entry, settings, clock
+        self.gateway = entry.gateway
         self.queue = services.queue
         self.policy = RetryPolicy(
             max_retries=settings.async_max_retries,
@@ -275,8 +277,8 @@ class Dispatcher:
         return await self.gateway.resolve(Invocation(event.function, str(event.version), payload, DISPATCHER))
 
     async def _invoke(self, target: Target, event: EventRecord, payload: bytes) -> Outcome:
-        """Like ``Gateway.invoke``, with the event's request id (the same for every attempt)."""
-        return await self.gateway.run(target, event.qualifier, payload, event.id)
+        """Through the invocation entry, with the event's request id (the same for every attempt)."""
+        return await self.entry.run(target, event.qualifier, payload, event.id)
 
     async def _dead(
         self, event: EventRecord, code: str, message: str, config: EventConfig | None = None

@@ -1,7 +1,13 @@
-"""Serving HTTP routes on the gateway's port: raw ASGI in front of the app (issue 6).
+"""Serving HTTP routes on the gateway's port (issue 6): one answer, two ways in.
 
-An HTTP request that matches a route (``gateway/route_table.py``) becomes an API Gateway payload format
-2.0 event (``gateway/http_event.py``, as function URLs do, with the route's ``routeKey`` and
+:func:`serve_route` answers a request that matched a route. ``turnout serve`` calls it from its HTTP
+protocol (``api/protocol.py``) without ASGI, in one write; :class:`RouteDoor`, raw ASGI in front of the
+app, calls it when the app runs on another server, and for the rare request the protocol hands on (the
+route table is being reloaded). Both reach the function through the invocation entry
+(``gateway/entry.py``).
+
+An HTTP request that matches a route (``domain/route_table.py``) becomes an API Gateway payload format
+2.0 event (``domain/http_event.py``, as function URLs do, with the route's ``routeKey`` and
 ``pathParameters``) for the route's function and qualifier; the function's answer maps back to the
 HTTP response. Everything else (Turnout's own paths, paths no route matches, lifespan and websockets)
 goes to the app unchanged, so an unknown path is the app's 404.
@@ -21,10 +27,9 @@ used and set as the cookie when the request has none); with a sticky header, the
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,21 +37,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from turnout.domain.http_event import EventContext, HttpRequest, HttpResponse, to_event
 from turnout.domain.ids import new_request_id
+from turnout.domain.route_table import Match, Route, RouteTable, reserved
 from turnout.domain.version_number import is_version_text
 from turnout.errors import NotFound, TurnoutError
-from turnout.gateway.http_event import EventContext, HttpRequest, HttpResponse, InvalidResponse, to_event
-from turnout.gateway.http_event import to_response as http_response
-from turnout.gateway.http_request import forwarded_headers, read_body
+from turnout.gateway.entry import JSON, Door, InvocationEntry, error_answer, http_answer
+from turnout.gateway.http_request import RawRequest, forwarded_headers, from_asgi, read_body
 from turnout.gateway.invoke import Gateway, Invocation
-from turnout.gateway.route_table import Match, Route, reserved
-from turnout.services.routes import RouteService, invoke_qualifier
+from turnout.services.routes import invoke_qualifier
 from turnout.services.tokens import Principal
 
-log = logging.getLogger(__name__)
 VERSION_HEADER = "x-turnout-version"
-FUNCTION_FAILED = b'{"message": "Internal Server Error"}'
-JSON_HEADERS = [("content-type", "application/json")]
+ReadBody = Callable[[], Awaitable[bytes]]
 
 
 class RouteDoor:
@@ -65,16 +68,10 @@ class RouteDoor:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        try:
-            answer = await self._serve(match, request)
-        except TurnoutError as exc:
-            if exc.status >= 500:
-                log.error("%s: %s: %s", match.route.label(), exc.code, exc.message)
-            answer = HttpResponse(
-                exc.status,
-                [*JSON_HEADERS, *exc.headers.items()],
-                json.dumps({"error": exc.to_dict()}).encode(),
-            )
+        entry: InvocationEntry = self.state.entry
+        answer = await serve_route(
+            self.state, match, from_asgi(request), lambda: read_body(request, entry.max_request_bytes)
+        )
         response = Response(b"" if request.method == "HEAD" else answer.body, answer.status)
         response.raw_headers += [
             (k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in answer.headers
@@ -84,125 +81,117 @@ class RouteDoor:
     async def _match(self, scope: dict[str, Any]) -> Match | None:
         if reserved(scope.get("path", "")):
             return None
-        routes: RouteService = self.state.services.routes
-        table = routes.peek()
+        table = loaded_table(self.state)
         if table is None:
-            table = await run_in_threadpool(routes.table)
-        if not table:
-            return None
+            table = await run_in_threadpool(self.state.services.routes.table)
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
-        return table.match(scope["method"], host, raw.decode("latin-1").split("?", 1)[0])
+        return table.match(scope["method"], host, raw.decode("latin-1").split("?", 1)[0]) if table else None
 
-    async def _serve(self, match: Match, request: Request) -> HttpResponse:
-        route = match.route
-        gateway: Gateway = self.state.gateway
-        principal = Principal(f"route:{route.id}", frozenset({"invoke"}))
-        override = None
-        wanted = request.headers.get(VERSION_HEADER)
-        if wanted is not None:
-            principal, override = await self._tried_version(route, wanted, gateway)
-        key, new_cookie = _routing_key(route, request)
-        raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
-        http = HttpRequest(
-            method=request.method,
-            path=raw.decode("latin-1").split("?", 1)[0],
-            query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=forwarded_headers(request),
-            body=await read_body(request, gateway.max_request_bytes),
-            source_ip=request.client.host if request.client else "",
-            protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
-        )
-        domain = request.url.hostname or ""
-        event_id = new_request_id()
-        context = EventContext(
-            api_id="turnout",
-            domain_name=domain,
-            domain_prefix=domain.split(".", 1)[0],
-            request_id=event_id,
-            at=datetime.now(UTC),
-            route_key=route.route_key,
-            path_parameters=match.parameters or None,
-        )
-        payload = json.dumps(to_event(http, context)).encode()
-        call = Invocation(
-            route.function,
-            invoke_qualifier(route.qualifier),
-            payload,
-            principal,
-            routing_key=key,
-            override=override,
-        )
-        if route.queued:  # onto the durable queue: 202 with the request id, the event runs later
-            await gateway.resolve(call)  # unknown alias/version: 404 now, not a dead letter
-            queue = self.state.services.queue
-            queued_id = await asyncio.to_thread(
-                queue.enqueue, route.function, invoke_qualifier(route.qualifier), payload, event_id
-            )
-            body = json.dumps({"request_id": queued_id, "status": "queued"}).encode()
-            return HttpResponse(
-                202,
-                [*JSON_HEADERS, ("x-amzn-requestid", queued_id), ("x-turnout-request-id", queued_id)],
-                body,
-            )
-        invocation_id, outcome = await gateway.invoke(call)
-        answer = _answer(outcome.payload, outcome.error, route)
-        answer.headers.extend(
-            [
-                ("x-amzn-requestid", event_id),
-                ("x-turnout-request-id", invocation_id),
-                ("x-turnout-version", outcome.version),
-            ]
-        )
-        if new_cookie is not None:
-            answer.headers.append(("set-cookie", new_cookie))
-        return answer
 
-    async def _tried_version(
-        self, route: Route, wanted: str, gateway: Gateway
-    ) -> tuple[Principal, str | None]:
-        """(principal, override) for ``X-Turnout-Version``: only a version the route serves right now."""
-        number = int(wanted) if is_version_text(wanted) else None
-        qualifier = invoke_qualifier(route.qualifier)
-        refused = NotFound(
-            f"{route.label()} does not serve version {wanted!r} now: "
-            "X-Turnout-Version reaches only the versions its alias routes to",
-            version=wanted,
-        )
-        if number is None or qualifier is None:
+def loaded_table(state: Any) -> RouteTable | None:
+    """The route table when it is loaded and fresh (None: load it first, off the event loop)."""
+    table: RouteTable | None = state.services.routes.peek()
+    return table
+
+
+async def serve_route(state: Any, match: Match, request: RawRequest, read: ReadBody) -> HttpResponse:
+    """The answer to a request that matched a route: the function's, or a platform error's."""
+    try:
+        return await _serve(state, match, request, read)
+    except TurnoutError as exc:
+        return error_answer(exc, match.route.label())
+
+
+async def _serve(state: Any, match: Match, request: RawRequest, read: ReadBody) -> HttpResponse:
+    route = match.route
+    entry: InvocationEntry = state.entry
+    principal = Principal(f"route:{route.id}", frozenset({"invoke"}))
+    override = None
+    wanted = request.header(VERSION_HEADER)
+    if wanted is not None:
+        principal, override = await _tried_version(route, wanted, entry.gateway)
+    key, new_cookie = _routing_key(route, request)
+    entry.check_declared(request.header("content-length"), Door.ROUTE)
+    http = HttpRequest(
+        method=request.method,
+        path=request.raw_path,
+        query=request.query,
+        headers=forwarded_headers(request),
+        body=await read(),
+        source_ip=request.client,
+        protocol=f"HTTP/{request.http_version}",
+    )
+    domain = request.hostname
+    event_id = new_request_id()
+    context = EventContext(
+        api_id="turnout",
+        domain_name=domain,
+        domain_prefix=domain.split(".", 1)[0],
+        request_id=event_id,
+        at=datetime.now(UTC),
+        route_key=route.route_key,
+        path_parameters=match.parameters or None,
+    )
+    payload = json.dumps(to_event(http, context)).encode()
+    qualifier = invoke_qualifier(route.qualifier)
+    call = Invocation(route.function, qualifier, payload, principal, routing_key=key, override=override)
+    if route.queued:  # onto the durable queue: 202 with the request id, the event runs later
+        queued_id = await entry.enqueue(call, Door.ROUTE, event_id, built=True)
+        body = json.dumps({"request_id": queued_id, "status": "queued"}).encode()
+        headers = [
+            ("content-type", JSON),
+            ("x-amzn-requestid", queued_id),
+            ("x-turnout-request-id", queued_id),
+        ]
+        return HttpResponse(202, headers, body)
+    invocation_id, outcome = await entry.invoke(call, Door.ROUTE, built=True)
+    answer = http_answer(outcome, route.label())
+    answer.headers.extend(
+        [
+            ("x-amzn-requestid", event_id),
+            ("x-turnout-request-id", invocation_id),
+            ("x-turnout-version", outcome.version),
+        ]
+    )
+    if new_cookie is not None:
+        answer.headers.append(("set-cookie", new_cookie))
+    return answer
+
+
+async def _tried_version(route: Route, wanted: str, gateway: Gateway) -> tuple[Principal, str | None]:
+    """(principal, override) for ``X-Turnout-Version``: only a version the route serves right now."""
+    number = int(wanted) if is_version_text(wanted) else None
+    qualifier = invoke_qualifier(route.qualifier)
+    refused = NotFound(
+        f"{route.label()} does not serve version {wanted!r} now: "
+        "X-Turnout-Version reaches only the versions its alias routes to",
+        version=wanted,
+    )
+    if number is None or qualifier is None:
+        raise refused
+    if is_version_text(qualifier):
+        if int(qualifier) != number:
             raise refused
-        if is_version_text(qualifier):
-            if int(qualifier) != number:
-                raise refused
-            return Principal(f"route:{route.id}", frozenset({"invoke"})), None
-        entry = gateway.table.get(route.function)
-        if entry is None:
-            entry = await run_in_threadpool(gateway.table.ensure, route.function)
-        alias = None if entry is None else entry.aliases.get(qualifier)
-        if alias is None or number not in alias.routing.versions:
-            raise refused
-        # the gateway lets an override through for deploy scope only; the version is checked to be live
-        return Principal(f"route:{route.id}:version-test", frozenset({"invoke", "deploy"})), str(number)
+        return Principal(f"route:{route.id}", frozenset({"invoke"})), None
+    entry = gateway.table.get(route.function)
+    if entry is None:
+        entry = await run_in_threadpool(gateway.table.ensure, route.function)
+    alias = None if entry is None else entry.aliases.get(qualifier)
+    if alias is None or number not in alias.routing.versions:
+        raise refused
+    # the gateway lets an override through for deploy scope only; the version is checked to be live
+    return Principal(f"route:{route.id}:version-test", frozenset({"invoke", "deploy"})), str(number)
 
 
-def _routing_key(route: Route, request: Request) -> tuple[str | None, str | None]:
+def _routing_key(route: Route, request: RawRequest) -> tuple[str | None, str | None]:
     """(routing key, Set-Cookie to add) of a sticky route; (None, None) for the others."""
     if route.sticky_header is not None:
-        return request.headers.get(route.sticky_header) or None, None
+        return request.header(route.sticky_header.lower()) or None, None
     if route.sticky_cookie is None:
         return None, None
-    found = request.cookies.get(route.sticky_cookie)
+    found = request.cookie(route.sticky_cookie)
     if found:
         return found, None
     key = secrets.token_urlsafe(16)
     return key, f"{route.sticky_cookie}={key}; Path=/; HttpOnly; SameSite=Lax"
-
-
-def _answer(payload: bytes, error: dict[str, Any] | None, route: Route) -> HttpResponse:
-    if error is not None:
-        return HttpResponse(502, list(JSON_HEADERS), FUNCTION_FAILED)
-    try:
-        return http_response(payload)
-    except InvalidResponse as exc:
-        log.warning("%s: the function's answer is not an HTTP response: %s", route.label(), exc)
-        return HttpResponse(502, list(JSON_HEADERS), FUNCTION_FAILED)

@@ -1,4 +1,8 @@
-"""The invoke path: qualifier -> routing table -> pick -> pool -> worker -> outcome."""
+"""The invoke path: qualifier -> routing table -> pick -> pool -> worker -> outcome.
+
+Every door reaches it through the one invocation entry (``gateway/entry.py``), which applies the
+request limits; :meth:`Gateway.resolve` and :meth:`Gateway.run` are the two steps it takes.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from turnout.domain.ids import new_request_id
-from turnout.domain.json_body import check_json
 from turnout.domain.names import LATEST, check_function_name, parse_qualifier
 from turnout.domain.pick import pick
 from turnout.domain.version_number import parse_version_number
@@ -19,7 +21,6 @@ from turnout.errors import (
     AliasNotFound,
     FunctionNotFound,
     InvalidInput,
-    RequestTooLarge,
     TurnoutError,
     VersionNotFound,
 )
@@ -73,17 +74,6 @@ class Gateway:
 
     def __repr__(self) -> str:
         return f"Gateway({self.table!r}, {self.supervisor!r})"
-
-    async def invoke(self, call: Invocation) -> tuple[str, Outcome]:
-        """Run one invocation; returns (request id, outcome). Raises for platform errors (404, 413, 429…)."""
-        if len(call.payload) > self.max_request_bytes:
-            raise RequestTooLarge(
-                f"the request payload is {len(call.payload)} bytes; the limit is {self.max_request_bytes}"
-            )
-        _check_json(call.payload)
-        target = await self.resolve(call)
-        request_id = new_request_id()
-        return request_id, await self.run(target, call.qualifier, call.payload, request_id)
 
     def arn(self, function: str, qualifier: str | None = None) -> str:
         """The function ARN a handler sees as ``context.invoked_function_arn`` (keeps the qualifier)."""
@@ -176,6 +166,3 @@ def _response_too_large(size: int, limit: int) -> dict[str, Any]:
     message = f"the function returned {size} bytes; the limit is {limit}"
     return {"kind": "error", "code": code, "type": "ResponseSizeTooLarge", "message": message, "trace": []}
 
-
-def _check_json(payload: bytes) -> None:
-    check_json(payload)

@@ -36,6 +36,7 @@ INIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 InFlight = Callable[[], Mapping[str, int]]
 Queues = Callable[[], Mapping[tuple[str, str], QueueStats]]
+DoorCounts = Callable[[], Mapping[tuple[str, str], int]]  # (door, result) -> requests (gateway/entry.py)
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,18 @@ class _Live:
     """A collector of values read at scrape time: concurrent executions, queue depths, dropped log records."""
 
     def __init__(
-        self, node: str, in_flight: InFlight, dropped_logs: Callable[[], int] | None, queues: Queues | None
+        self,
+        node: str,
+        in_flight: InFlight,
+        dropped_logs: Callable[[], int] | None,
+        queues: Queues | None,
+        doors: DoorCounts | None,
     ) -> None:
         self.node = node
         self.in_flight = in_flight
         self.dropped_logs = dropped_logs
         self.queues = queues
+        self.doors = doors
 
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
@@ -87,6 +94,16 @@ class _Live:
             )
             dropped.add_metric([self.node], self.dropped_logs())
             yield dropped
+        if self.doors is not None:
+            entry = CounterMetricFamily(
+                "turnout_entry_requests",
+                "Requests through the invocation entry, by door (invoke, route, function_url, lambda, "
+                "schedule, queue, hook) and result (ok, function_error, refused, queued).",
+                labels=["node", "door", "result"],
+            )
+            for (door, result), count in sorted(dict(self.doors()).items()):
+                entry.add_metric([self.node, door, result], count)
+            yield entry
 
 
 class Metrics:
@@ -96,6 +113,7 @@ class Metrics:
         in_flight: InFlight,
         dropped_logs: Callable[[], int] | None = None,
         queues: Queues | None = None,
+        doors: DoorCounts | None = None,
     ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series: noise
         self.node = node
@@ -138,7 +156,7 @@ class Metrics:
             buckets=QUEUE_BUCKETS,
             registry=r,
         )
-        r.register(_Live(node, in_flight, dropped_logs, queues))
+        r.register(_Live(node, in_flight, dropped_logs, queues, doors))
         ProcessCollector(registry=r)
         self._series: dict[tuple[str, str], _Series] = {}
 

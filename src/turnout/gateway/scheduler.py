@@ -20,7 +20,8 @@ from turnout.clock import Clock
 from turnout.domain.ids import new_request_id
 from turnout.domain.schedule import Firing, iso_z, scheduled_event
 from turnout.errors import TurnoutError
-from turnout.gateway.invoke import Gateway, Invocation
+from turnout.gateway.entry import Door, InvocationEntry
+from turnout.gateway.invoke import Invocation
 from turnout.services import Services
 from turnout.services.tokens import Principal
 from turnout.settings import Settings
@@ -32,8 +33,8 @@ STOP_WAIT_S = 5.0
 
 
 class Scheduler:
-    def __init__(self, services: Services, gateway: Gateway, settings: Settings, clock: Clock) -> None:
-        self.services, self.gateway, self.settings, self.clock = services, gateway, settings, clock
+    def __init__(self, services: Services, entry: InvocationEntry, settings: Settings, clock: Clock) -> None:
+        self.services, self.entry, self.settings, self.clock = services, entry, settings, clock
         self.tick_s = settings.schedule_tick_ms / 1000
         self.grace = timedelta(milliseconds=settings.schedule_grace_ms)
         self._task: asyncio.Task[None] | None = None
@@ -114,8 +115,8 @@ class Scheduler:
         if detail:
             result["missed"] = detail.get("missedTicks")
         try:
-            request_id, outcome = await self.gateway.invoke(
-                Invocation(schedule.function, schedule.qualifier, payload, PRINCIPAL)
+            request_id, outcome = await self.entry.invoke(
+                Invocation(schedule.function, schedule.qualifier, payload, PRINCIPAL), Door.SCHEDULE
             )
         except TurnoutError as error:
             result |= {"status": "error", "error": error.to_dict()}

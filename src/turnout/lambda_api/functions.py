@@ -6,7 +6,6 @@ Every operation is a thin adapter over the services the native ``/v1`` API uses;
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -27,9 +26,9 @@ from turnout.errors import (
     FunctionNotFound,
     InvalidInput,
     PreconditionFailed,
-    RequestTooLarge,
 )
-from turnout.gateway.invoke import Gateway, Invocation
+from turnout.gateway.entry import Door, InvocationEntry
+from turnout.gateway.invoke import Invocation
 from turnout.lambda_api import deps, shapes
 from turnout.lambda_api.concurrency import concurrency_shape
 from turnout.lambda_api.deps import Deployer, Invoker, QualifierQuery, Reader
@@ -482,19 +481,19 @@ async def invoke(
     log_type: Annotated[str, Header(alias="X-Amz-Log-Type")] = "None",
 ) -> Response:
     name, qualifier = parse_function_name(function_name, qualifier)
-    gateway: Gateway = request.app.state.gateway
+    entry: InvocationEntry = request.app.state.entry
+    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+        raise InvalidInput("InvocationType is RequestResponse, Event or DryRun")
+    entry.check_declared(request.headers.get("content-length"), Door.LAMBDA)
     payload = await request.body()
     call = Invocation(name, None if qualifier == LATEST else qualifier, payload, principal)
     if invocation_type == "DryRun":
-        await gateway.resolve(call)
+        await entry.resolve(call)
         return Response(status_code=204)
-    if invocation_type == "Event":
-        await gateway.resolve(call)
-        request_id = await _run_event(request, call)
+    if invocation_type == "Event":  # onto the durable queue (retries, dead letters: gateway/dispatcher.py)
+        request_id = await entry.enqueue(call, Door.LAMBDA)
         return Response(status_code=202, headers={"X-Amzn-RequestId": request_id})
-    if invocation_type != "RequestResponse":
-        raise InvalidInput("InvocationType is RequestResponse, Event or DryRun")
-    request_id, outcome = await gateway.invoke(call)
+    request_id, outcome = await entry.invoke(call, Door.LAMBDA)
     headers = {"X-Amz-Executed-Version": outcome.version, "X-Amzn-RequestId": request_id}
     if log_type == "Tail":
         headers["X-Amz-Log-Result"] = _log_tail(request_id, outcome)
@@ -502,17 +501,6 @@ async def invoke(
         return Response(outcome.payload or b"null", 200, headers, media_type="application/json")
     headers["X-Amz-Function-Error"] = "Unhandled"
     return JSONResponse(_error_payload(request_id, outcome), 200, headers)
-
-
-async def _run_event(request: Request, call: Invocation) -> str:
-    """Put the event on the durable queue (retries, dead letters: gateway/dispatcher.py); its request id."""
-    gateway: Gateway = request.app.state.gateway
-    if len(call.payload) > gateway.max_request_bytes:
-        raise RequestTooLarge(
-            f"the request payload is {len(call.payload)} bytes; the limit is {gateway.max_request_bytes}"
-        )
-    queue = deps.services(request).queue
-    return await asyncio.to_thread(queue.enqueue, call.function, call.qualifier, call.payload)
 
 
 def _error_payload(request_id: str, outcome: Outcome) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The configs are Lambda's CreateFunctionUrlConfig, GetFunctionUrlConfig, UpdateFunctionUrlConfig,
 DeleteFunctionUrlConfig and ListFunctionUrlConfigs, shaped as the botocore model has them. A URL is
 ``{base_url}/lambda-url/{url_id}/``: every method and path under it becomes a payload format 2.0 event
-(:mod:`turnout.gateway.http_event`) for the alias (or $LATEST) the config names, and the function's
+(:mod:`turnout.domain.http_event`) for the alias (or $LATEST) the config names, and the function's
 answer becomes the HTTP response.
 
 Errors of the configs are in AWS's form (the ``/2021-10-31/`` prefix). Errors while serving a URL are
@@ -24,19 +24,13 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from turnout.domain.http_event import EventContext, HttpRequest, HttpResponse, to_event
 from turnout.domain.ids import new_request_id
 from turnout.domain.names import LATEST
 from turnout.errors import InvalidInput, TurnoutError
-from turnout.gateway.http_event import (
-    EventContext,
-    HttpRequest,
-    HttpResponse,
-    InvalidResponse,
-    to_event,
-    to_response,
-)
-from turnout.gateway.http_request import forwarded_headers, read_body
-from turnout.gateway.invoke import Gateway, Invocation
+from turnout.gateway.entry import Door, InvocationEntry, http_answer
+from turnout.gateway.http_request import forwarded_headers, from_asgi, read_body
+from turnout.gateway.invoke import Invocation
 from turnout.lambda_api import auth, deps
 from turnout.lambda_api.errors import aws_type
 from turnout.lambda_api.names import Arns, parse_function_name
@@ -51,9 +45,6 @@ router = APIRouter(tags=["lambda"])
 CONFIG = "/2021-10-31/functions/{function_name}/url"
 SERVE_PREFIX = "/lambda-url/"
 SERVE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-FUNCTION_FAILED = HttpResponse(
-    502, [("content-type", "application/json")], b'{"message": "Internal Server Error"}'
-)
 QualifierQuery = Annotated[str | None, Query(alias="Qualifier")]
 
 
@@ -204,7 +195,7 @@ async def serve_function_url(url_id: str, request: Request) -> Response:
 async def _serve(url_id: str, request: Request) -> HttpResponse:
     services = deps.services(request)
     settings: Settings = request.app.state.settings
-    gateway: Gateway = request.app.state.gateway
+    entry: InvocationEntry = request.app.state.entry
     target = services.function_urls.peek(url_id)
     if target is None:
         target = await run_in_threadpool(services.function_urls.resolve, url_id)
@@ -212,7 +203,7 @@ async def _serve(url_id: str, request: Request) -> HttpResponse:
         method=request.method,
         path=_url_path(request),
         query=request.scope.get("query_string", b"").decode("latin-1"),
-        headers=forwarded_headers(request),
+        headers=forwarded_headers(from_asgi(request)),
         body=b"",
         source_ip=request.client.host if request.client else "",
         protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
@@ -222,7 +213,8 @@ async def _serve(url_id: str, request: Request) -> HttpResponse:
         if preflight is not None:
             return preflight
     principal, authorizer = await _authorize(request, target, settings, services)
-    http = replace(http, body=await read_body(request, gateway.max_request_bytes))
+    entry.check_declared(request.headers.get("content-length"), Door.FUNCTION_URL)
+    http = replace(http, body=await read_body(request, entry.max_request_bytes))
     event_id = new_request_id()
     context = EventContext(
         api_id=url_id,
@@ -234,10 +226,12 @@ async def _serve(url_id: str, request: Request) -> HttpResponse:
         authorizer=authorizer,
     )
     payload = json.dumps(to_event(http, context)).encode()
-    invocation_id, outcome = await gateway.invoke(
-        Invocation(target.function, target.invoke_qualifier, payload, principal)
+    invocation_id, outcome = await entry.invoke(
+        Invocation(target.function, target.invoke_qualifier, payload, principal),
+        Door.FUNCTION_URL,
+        built=True,
     )
-    answer = _answer(outcome.payload, outcome.error, url_id)
+    answer = http_answer(outcome, f"function URL {url_id}")
     answer.headers.extend(
         [
             ("x-amzn-requestid", event_id),
@@ -248,16 +242,6 @@ async def _serve(url_id: str, request: Request) -> HttpResponse:
     if target.cors is not None:
         answer = target.cors.apply(answer, request.headers.get("origin"))
     return answer
-
-
-def _answer(payload: bytes, error: dict[str, Any] | None, url_id: str) -> HttpResponse:
-    if error is not None:
-        return HttpResponse(FUNCTION_FAILED.status, list(FUNCTION_FAILED.headers), FUNCTION_FAILED.body)
-    try:
-        return to_response(payload)
-    except InvalidResponse as exc:
-        log.warning("function URL %s: the function's answer is not an HTTP response: %s", url_id, exc)
-        return HttpResponse(FUNCTION_FAILED.status, list(FUNCTION_FAILED.headers), FUNCTION_FAILED.body)
 
 
 async def _authorize(

@@ -19,7 +19,6 @@ from turnout.keyring import Keyring
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
 from turnout.store import Store, Tx
-from turnout.store.routes import alias_references
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ class AliasService:
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             alias = load_alias(tx, function, name)
-            followers = alias_references(tx, function.id).get(name, [])
+            followers = _followers(tx, function.id).get(name, [])
             if followers:
                 raise AliasInUse(
                     f"alias {name!r} of {function.name!r} is followed by {', '.join(followers)}; "
@@ -266,3 +265,12 @@ def _check_settings(changes: AliasChanges) -> None:
             raise InvalidInput(f"alias setting {key!r} must be a string")
     if changes.description is not None and len(changes.description) > 256:
         raise InvalidInput("an alias description has at most 256 characters")
+
+
+def _followers(tx: Tx, function_id: int) -> dict[str, builtins.list[str]]:
+    """Aliases of the function that routes or schedules follow, with their labels (``route GET /x``,
+    ``schedule nightly``): an alias listed here must not be deleted (AliasInUse)."""
+    found = tx.routes.alias_references(function_id)
+    for alias, names in tx.schedules.alias_references(function_id).items():
+        found[alias] = found.get(alias, []) + names
+    return found

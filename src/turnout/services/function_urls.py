@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from turnout.clock import Clock
+from turnout.domain.http_event import Cors
 from turnout.domain.names import LATEST, parse_qualifier
 from turnout.errors import AliasNotFound, AlreadyExists, InvalidInput, NotFound
-from turnout.gateway.http_event import Cors
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import load_function
 from turnout.store import Store, Tx

@@ -15,15 +15,7 @@ import time
 
 from turnout.clock import Clock
 from turnout.domain.names import LATEST, Qualifier, parse_qualifier
-from turnout.errors import (
-    AliasNotFound,
-    Conflict,
-    InvalidInput,
-    RouteConflict,
-    RouteNotFound,
-    VersionNotFound,
-)
-from turnout.gateway.route_table import (
+from turnout.domain.route_table import (
     Route,
     RouteTable,
     Segment,
@@ -32,6 +24,14 @@ from turnout.gateway.route_table import (
     check_token,
     parse_path,
     shape,
+)
+from turnout.errors import (
+    AliasNotFound,
+    Conflict,
+    InvalidInput,
+    RouteConflict,
+    RouteNotFound,
+    VersionNotFound,
 )
 from turnout.services.changes import ROUTES, ChangeFeed
 from turnout.services.functions import load_function

@@ -5,16 +5,13 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
 from turnout.domain.version_number import is_version_text
 from turnout.store.rows import utc
 from turnout.store.schema import functions, routes
-
-if TYPE_CHECKING:
-    from turnout.store.store import Tx
 
 
 @dataclass(frozen=True)
@@ -115,12 +112,6 @@ class RouteRows:
         return found
 
 
-def references(tx: Tx, function_id: int) -> dict[int, list[str]]:
-    """Versions of the function that routes pin, with the routes' labels (``route GET /x``): a version
-    listed here must not be deleted (VersionInUse)."""
-    return tx.routes.references(function_id)
-
-
 def _select() -> Any:
     return select(routes, functions.c.name.label("function_name")).join(
         functions, functions.c.id == routes.c.function_id
@@ -143,11 +134,3 @@ def _record(r: Any) -> RouteRecord:
         queued=bool(r["queued"]),
     )
 
-
-def alias_references(tx: Tx, function_id: int) -> dict[str, list[str]]:
-    """Aliases of the function that routes or schedules follow, with their labels (``route GET /x``,
-    ``schedule nightly``): an alias listed here must not be deleted (AliasInUse)."""
-    found = tx.routes.alias_references(function_id)
-    for alias, names in tx.schedules.alias_references(function_id).items():
-        found[alias] = found.get(alias, []) + names
-    return found

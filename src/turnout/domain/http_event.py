@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ _TEXT_SUBTYPES = frozenset(
 )
 # Response headers the server frames itself: a function's values would corrupt the response.
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~]+")  # an HTTP token
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters (a tab is allowed)
 
 
 class InvalidResponse(ValueError):
@@ -262,6 +265,8 @@ def response_headers(value: Any) -> list[tuple[str, str]]:
             text = str(raw)
         else:
             raise InvalidResponse(f"header {name!r} must be a string, not {type(raw).__name__}")
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or _BAD_VALUE.search(text):
+            raise InvalidResponse(f"header {name!r} has a name or value HTTP cannot carry")
         if name.lower() not in _FRAMING:
             pairs.append((name.lower(), text))
     return pairs
@@ -272,6 +277,8 @@ def _cookies(value: Any) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         raise InvalidResponse("cookies must be a list of strings")
+    if any(_BAD_VALUE.search(cookie) for cookie in value):
+        raise InvalidResponse("a cookie has a control character HTTP cannot carry")
     return value
 
 

@@ -35,6 +35,8 @@ RESERVED_PREFIXES = (
     "/openapi.json",
     "/redoc",
 )
+_RESERVED = frozenset(RESERVED_PREFIXES)
+_RESERVED_TREES = tuple(prefix + "/" for prefix in RESERVED_PREFIXES)
 MAX_PATH = 1024
 MAX_HOST = 253
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
@@ -143,7 +145,7 @@ def reserved(path: str) -> bool:
     >>> reserved("/v1/routes"), reserved("/v1"), reserved("/v10"), reserved("/docs/x")
     (True, True, False, True)
     """
-    return any(path == p or path.startswith(p + "/") for p in RESERVED_PREFIXES)
+    return path in _RESERVED or path.startswith(_RESERVED_TREES)  # C-speed: this runs for every request
 
 
 @dataclass(frozen=True)
