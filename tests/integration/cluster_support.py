@@ -4,11 +4,11 @@ cut one node off from PostgreSQL (as if the database were down for that node).""
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
+import signal
 import socket
 import subprocess
-import threading
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,18 +38,24 @@ def fresh_database(prefix: str = "turnout_cluster") -> Iterator[str]:
 
 
 class PgProxy:
-    """A TCP proxy to PostgreSQL; :meth:`cut` drops every connection and refuses new ones until
-    :meth:`restore`. A node whose database URL points here sees PostgreSQL go down and come back."""
+    """A TCP proxy to PostgreSQL (tests/integration/pg_proxy.py, a process of its own); :meth:`cut` drops
+    every connection and refuses new ones until :meth:`restore`. A node whose database URL points here sees
+    PostgreSQL go down and come back."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
         self.port = free_port()
-        self.up = threading.Event()
-        self.up.set()
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
+        command = [
+            sys.executable,
+            "-m",
+            "tests.integration.pg_proxy",
+            str(self.port),
+            target[0],
+            str(target[1]),
+        ]
+        root = Path(__file__).resolve().parents[2]
+        self.process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "ready"
 
     def url(self, database_url: str) -> str:
         return (
@@ -57,56 +63,29 @@ class PgProxy:
         )
 
     def cut(self) -> None:
-        self.up.clear()
-        with self._lock:
-            pairs, self._pairs = self._pairs, []
-        for a, b in pairs:
-            for s in (a, b):
-                _close(s)
+        self.process.send_signal(signal.SIGUSR1)
+        wait_for(lambda: not self._passing(), timeout=5, what="the proxy to cut")
 
     def restore(self) -> None:
-        self.up.set()
+        self.process.send_signal(signal.SIGUSR2)
+        wait_for(self._passing, timeout=5, what="the proxy to let connections through")
+
+    def _passing(self) -> bool:
+        """A new connection is held open (passed on to PostgreSQL, which waits for us to speak)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as probe:
+            probe.settimeout(0.2)
+            try:
+                return probe.recv(1) != b""
+            except TimeoutError:
+                return True
+            except ConnectionError:
+                return False
 
     def close(self) -> None:
-        self.cut()
-        _close(self._listener)
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if not self.up.is_set():
-                _close(client)  # refused: the database is "down"
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                _close(client)
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._pairs.append((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        _close(source)
-        _close(sink)
-
-
-def _close(s: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        s.shutdown(socket.SHUT_RDWR)
-    s.close()
+        self.process.terminate()
+        self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def shared_key(folder: Path) -> dict[str, str]:

@@ -268,7 +268,7 @@ def test_turnout_logs_prints_headers_and_text(
 
     only_two = runner.invoke(app, ["logs", name, "--version", "2"], env=cli_env)
     assert only_two.exit_code == 0, only_two.output
-    assert second in only_two.output and first not in only_two.output and "ada" not in only_two.output
+    assert second in only_two.output and first not in only_two.output and "out: ada" not in only_two.output
 
     as_json = runner.invoke(app, ["logs", name, "-n", "2", "-o", "json"], env=cli_env)
     assert as_json.exit_code == 0, as_json.output
