@@ -257,6 +257,7 @@ def test_model_constraints_answer_validation_exception_and_write_nothing(aws: An
             create_function(unchecked, name, **bad)
         assert aws_error(caught.value) == VALIDATION, bad
     assert expect_error(unchecked.create_function, FunctionName="bad.name", Role="r", Code={}) == VALIDATION
+    assert expect_error(create_function, client=aws, name=name, Architectures=["arm64"]) == INVALID
     assert expect_error(aws.get_function, FunctionName=name) == NOT_FOUND
     create_function(aws, name)
     assert (

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import logging
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -68,6 +69,11 @@ def _zip(data: str | None, code: CodeBody | UpdateCodeBody) -> bytes:
 def _no_layers(layers: list[str] | None) -> None:
     if layers:
         raise InvalidInput("Turnout has no Lambda layers: put dependencies in the bundle's requirements.txt")
+
+
+def _x86_64_only(architectures: Sequence[str] | None) -> None:
+    if architectures is not None and list(architectures) != ["x86_64"]:
+        raise InvalidInput("functions run on the server's own x86_64 Python: Architectures is x86_64")
 
 
 def _draft_json(request: Request, function: Function) -> dict[str, Any]:
@@ -133,6 +139,7 @@ def create_function(body: CreateFunctionBody, request: Request, _caller: Deploye
     if body.PackageType not in (None, "Zip"):
         raise InvalidInput("Turnout runs zip packages only (PackageType Zip)")
     _no_layers(body.Layers)
+    _x86_64_only(body.Architectures)
     if body.Handler is None:
         raise InvalidInput("Handler is required, e.g. app.handler")
     try:
@@ -236,6 +243,7 @@ def update_function_code(
     name, qualifier = _unqualified(function_name)
     current = svc.functions.get(name)
     _check_revision(current, body.RevisionId)
+    _x86_64_only(body.Architectures)
     data = _zip(body.ZipFile, body)
     if body.DryRun:
         return _draft_json(request, current)
