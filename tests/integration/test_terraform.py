@@ -132,7 +132,7 @@ def test_apply_change_plan_and_destroy(lam: Server, tmp_path: Path) -> None:
         tags=tags,
     )
     out = tf.output()
-    assert out["version"] == "2"
+    assert (out["version"], json.loads(out["invoked"])["body"]) == ("2", "second bonjour 2")
     alias = aws.get_alias(FunctionName=NAME, Name="live")
     assert (alias["FunctionVersion"], alias["RoutingConfig"]) == (
         "1",
