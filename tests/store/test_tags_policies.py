@@ -80,3 +80,20 @@ def test_tags_and_statements_go_with_their_function(kit_with_function: Kit) -> N
     assert kit.services.tags.get(FN) == {}
     with pytest.raises(NotFound):
         kit.services.policies.get(FN, "prod")
+
+
+def test_an_alias_or_version_takes_its_statements_with_it(kit_with_function: Kit) -> None:
+    kit = kit_with_function
+    kit.deploy(FN, code(2))
+    kit.publish(FN)
+    kit.services.policies.add(FN, "prod", "url", {"Sid": "url"})
+    kit.services.policies.add(FN, "2", "v2", {"Sid": "v2"})
+    kit.services.policies.add(FN, None, "fn", {"Sid": "fn"})
+    kit.services.aliases.delete(FN, "prod", "test")
+    kit.services.versions.delete(FN, 2)
+    kit.alias(FN, "prod", 1)
+    kit.deploy(FN, code(3))
+    kit.publish(FN)  # version 3: numbers are never reused, so only the alias name comes back
+    with pytest.raises(NotFound):
+        kit.services.policies.get(FN, "prod")
+    assert kit.services.policies.get(FN, None).statements == [{"Sid": "fn"}]

@@ -43,3 +43,11 @@ class PolicyRows:
             function_policies.c.statement_id == statement_id,
         )
         return self.conn.execute(query).rowcount == 1
+
+    def forget(self, function_id: int, qualifier: str) -> None:
+        """Remove every statement of the qualifier (its alias or version is being deleted)."""
+        self.conn.execute(
+            delete(function_policies).where(
+                function_policies.c.function_id == function_id, function_policies.c.qualifier == qualifier
+            )
+        )
