@@ -56,7 +56,11 @@ from turnout.gateway.window import Windows
 from turnout.keyring import Keyring
 from turnout.lambda_api import concurrency as lambda_concurrency
 from turnout.lambda_api import event_configs as lambda_event_configs
+from turnout.lambda_api import features as lambda_features
 from turnout.lambda_api import functions as lambda_functions
+from turnout.lambda_api import policies as lambda_policies
+from turnout.lambda_api import provisioned as lambda_provisioned
+from turnout.lambda_api import tags as lambda_tags
 from turnout.lambda_api import urls as lambda_urls
 from turnout.runtime.capacity import Machine, default_concurrency, default_idle_cap
 from turnout.runtime.code import CodeCache
@@ -70,12 +74,14 @@ from turnout.services.diff import DiffService
 from turnout.services.event_configs import EventConfigService
 from turnout.services.function_urls import FunctionUrlService
 from turnout.services.functions import FunctionService
+from turnout.services.policies import PolicyService
 from turnout.services.provisioning import ProvisioningService
 from turnout.services.queue import EventQueue
 from turnout.services.rollouts import RolloutService
 from turnout.services.routes import RouteService
 from turnout.services.schedules import ScheduleService
 from turnout.services.secrets import KeyFile, SecretService, load_keyring
+from turnout.services.tags import TagService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import ImportCheck, VersionService
 from turnout.settings import Settings
@@ -126,6 +132,8 @@ def build_services(
         queue=EventQueue(store, clock, changes),
         event_configs=EventConfigService(store, clock, changes),
         secrets=SecretService(store, keyring, key_file, clock, changes),
+        tags=TagService(store),
+        policies=PolicyService(store, clock),
     )
 
 
@@ -340,6 +348,8 @@ def create_app(
     app.include_router(lambda_urls.router)
     app.include_router(lambda_concurrency.router)
     app.include_router(lambda_event_configs.router)
+    for extra in (lambda_tags, lambda_policies, lambda_provisioned, lambda_features):
+        app.include_router(extra.router)
 
     return app
 

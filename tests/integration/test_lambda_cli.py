@@ -125,3 +125,24 @@ def test_the_aws_cli_creates_publishes_aliases_invokes_lists_and_deletes(lam: Se
     missing = aws.run("get-function", "--function-name", name)
     assert missing.returncode != 0
     assert "ResourceNotFoundException" in missing.stderr, missing.stderr
+
+
+def test_the_cli_waiters_and_queries_see_an_active_function(lam: Server, tmp_path: Path) -> None:
+    aws = Cli(lam, tmp_path)
+    name = unique("cli-wait")
+    package = tmp_path / "function.zip"
+    package.write_bytes(app_zip("cli-wait"))
+    create = ["--runtime", "python3.12", "--role", ROLE, "--handler", "app.handler"]
+    aws("create-function", "--function-name", name, *create, "--zip-file", f"fileb://{package}")
+    for waiter in ("function-active-v2", "function-exists"):
+        done = aws.run("wait", waiter, "--function-name", name)
+        assert done.returncode == 0, (waiter, done.stderr)
+    aws("update-function-configuration", "--function-name", name, "--timeout", "9")
+    assert aws.run("wait", "function-updated-v2", "--function-name", name).returncode == 0
+    state = aws(
+        "get-function", "--function-name", name, "--query", "Configuration.[State,LastUpdateStatus,Timeout]"
+    )
+    assert state == ["Active", "Successful", 9]
+    version = aws("publish-version", "--function-name", name)["Version"]
+    done = aws.run("wait", "published-version-active", "--function-name", name, "--qualifier", version)
+    assert done.returncode == 0, done.stderr

@@ -24,10 +24,28 @@ from turnout.errors import (
     Unauthorized,
 )
 
-PREFIXES = ("/2015-03-31/", "/2017-10-31/", "/2019-09-25/", "/2019-09-30/", "/2021-10-31/")
+PREFIXES = (
+    "/2015-03-31/",
+    "/2016-08-19/",
+    "/2017-03-31/",
+    "/2017-10-31/",
+    "/2019-09-25/",
+    "/2019-09-30/",
+    "/2020-06-30/",
+    "/2021-07-20/",
+    "/2021-10-31/",
+    "/2024-08-31/",
+)
+
+
+class AwsValidation(InvalidInput):
+    """A parameter breaks a constraint of the Lambda API model (a pattern, length or range): AWS's
+    ``ValidationException``, where Turnout's own rules answer ``InvalidParameterValueException``."""
+
 
 # (Turnout error class, AWS error type, HTTP status); the first match wins, so subclasses come first
 _TABLE: tuple[tuple[type[TurnoutError], str, int], ...] = (
+    (AwsValidation, "ValidationException", 400),
     (BundleTooLarge, "RequestTooLargeException", 413),
     (InvalidRequestContent, "InvalidRequestContentException", 400),
     (InvalidInput, "InvalidParameterValueException", 400),

@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.domain.alias import Alias
 from turnout.domain.function import Function, Version
@@ -30,12 +30,21 @@ from turnout.errors import (
 from turnout.gateway.entry import Door, InvocationEntry
 from turnout.gateway.invoke import Invocation
 from turnout.lambda_api import deps, shapes
+from turnout.lambda_api.bodies import (
+    AliasBody,
+    CodeBody,
+    CreateFunctionBody,
+    PublishBody,
+    UpdateCodeBody,
+    UpdateConfigurationBody,
+)
 from turnout.lambda_api.concurrency import concurrency_shape
 from turnout.lambda_api.deps import Deployer, Invoker, QualifierQuery, Reader
 from turnout.lambda_api.names import parse_function_name
 from turnout.runtime.supervisor import Outcome
 from turnout.services.aliases import AliasChanges
 from turnout.services.functions import DraftChanges
+from turnout.services.tags import check_tags
 from turnout.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,72 +52,6 @@ router = APIRouter(prefix="/2015-03-31/functions", tags=["lambda"])
 LOG_TAIL_BYTES = 4096
 LAMBDA_TIMEOUT, LAMBDA_MEMORY = 3, 128  # CreateFunction's defaults are Lambda's, not Turnout's (30 s, 256 MB)
 PAGE = 50
-
-
-class _Shape(BaseModel):
-    """Lambda request bodies: AWS adds fields over time, so unknown ones are ignored, not refused."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class CodeBody(_Shape):
-    ZipFile: str | None = None
-    S3Bucket: str | None = None
-    S3Key: str | None = None
-    ImageUri: str | None = None
-
-
-class EnvironmentBody(_Shape):
-    Variables: dict[str, str] = Field(default_factory=dict)
-
-
-class CreateFunctionBody(_Shape):
-    FunctionName: str
-    Runtime: str | None = None
-    Role: str | None = None
-    Handler: str | None = None
-    Code: CodeBody
-    Description: str | None = None
-    Timeout: int | None = None
-    MemorySize: int | None = None
-    Publish: bool = False
-    Environment: EnvironmentBody | None = None
-    PackageType: str | None = None
-    Layers: list[str] | None = None
-
-
-class UpdateCodeBody(_Shape):
-    ZipFile: str | None = None
-    S3Bucket: str | None = None
-    ImageUri: str | None = None
-    Publish: bool = False
-    DryRun: bool = False
-    RevisionId: str | None = None
-
-
-class UpdateConfigurationBody(_Shape):
-    Handler: str | None = None
-    Description: str | None = None
-    Timeout: int | None = None
-    MemorySize: int | None = None
-    Environment: EnvironmentBody | None = None
-    Runtime: str | None = None
-    RevisionId: str | None = None
-    Layers: list[str] | None = None
-
-
-class PublishBody(_Shape):
-    CodeSha256: str | None = None
-    Description: str | None = None
-    RevisionId: str | None = None
-
-
-class AliasBody(_Shape):
-    Name: str | None = None
-    FunctionVersion: str | None = None
-    Description: str | None = None
-    RoutingConfig: dict[str, Any] | None = None
-    RevisionId: str | None = None
 
 
 def _zip(data: str | None, code: CodeBody | UpdateCodeBody) -> bytes:
@@ -125,6 +68,11 @@ def _zip(data: str | None, code: CodeBody | UpdateCodeBody) -> bytes:
 def _no_layers(layers: list[str] | None) -> None:
     if layers:
         raise InvalidInput("Turnout has no Lambda layers: put dependencies in the bundle's requirements.txt")
+
+
+def _x86_64_only(architectures: Sequence[str] | None) -> None:
+    if architectures is not None and list(architectures) != ["x86_64"]:
+        raise InvalidInput("functions run on the server's own x86_64 Python: Architectures is x86_64")
 
 
 def _draft_json(request: Request, function: Function) -> dict[str, Any]:
@@ -190,6 +138,7 @@ def create_function(body: CreateFunctionBody, request: Request, _caller: Deploye
     if body.PackageType not in (None, "Zip"):
         raise InvalidInput("Turnout runs zip packages only (PackageType Zip)")
     _no_layers(body.Layers)
+    _x86_64_only(body.Architectures)
     if body.Handler is None:
         raise InvalidInput("Handler is required, e.g. app.handler")
     try:
@@ -208,7 +157,10 @@ def create_function(body: CreateFunctionBody, request: Request, _caller: Deploye
         memory=LAMBDA_MEMORY if body.MemorySize is None else body.MemorySize,
         runtime=body.Runtime,
     )
+    check_tags(body.Tags or {})
     function, _ = svc.functions.put_draft(name, changes)
+    if body.Tags:
+        svc.tags.tag(name, body.Tags)
     if body.Publish:
         version, _ = svc.versions.publish(name)
         return _version_json(request, name, version)
@@ -248,7 +200,7 @@ def get_function(
     found: dict[str, Any] = {
         "Configuration": configuration,
         "Code": {"RepositoryType": "S3", "Location": f"{settings.base_url}/v1/bundles/{sha}/zip"},
-        "Tags": {},
+        "Tags": deps.services(request).tags.get(name),
     }
     reserved = deps.services(request).provisioning.reserved(name)
     if reserved is not None:
@@ -273,6 +225,8 @@ def delete_function(
     parsed = parse_qualifier(qualifier)
     if parsed.alias is not None:
         raise InvalidInput("DeleteFunction's Qualifier is a version number; delete aliases with DeleteAlias")
+    if qualifier == LATEST:
+        raise InvalidInput("$LATEST version cannot be deleted without deleting the function.")
     if parsed.version is not None:
         svc.versions.delete(name, parsed.version)
     else:
@@ -288,6 +242,7 @@ def update_function_code(
     name, qualifier = _unqualified(function_name)
     current = svc.functions.get(name)
     _check_revision(current, body.RevisionId)
+    _x86_64_only(body.Architectures)
     data = _zip(body.ZipFile, body)
     if body.DryRun:
         return _draft_json(request, current)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from turnout.domain.names import check_function_name
 from turnout.errors import InvalidInput
+from turnout.lambda_api.errors import AwsValidation
 
 _ARN = re.compile(
     r"(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):)?(?:(?P<account>\d{12}):)?(?:function:)?"
@@ -41,8 +42,26 @@ def parse_function_name(text: str, qualifier: str | None = None) -> tuple[str, s
     """
     match = _ARN.fullmatch(text)
     if match is None:
-        raise InvalidInput(f"{text!r} is not a function name, qualified name or function ARN")
+        raise AwsValidation(f"{text!r} is not a function name, qualified name or function ARN")
     name, inline = check_function_name(match["name"]), match["qualifier"]
     if inline is not None and qualifier is not None and inline != qualifier:
         raise InvalidInput(f"the qualifier {qualifier!r} does not match {inline!r} in the function name")
     return name, inline if inline is not None else qualifier
+
+
+_FULL_ARN = re.compile(
+    r"arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[a-zA-Z0-9_-]+)"
+    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?"
+)
+
+
+def parse_function_arn(text: str) -> tuple[str, str | None]:
+    """(name, qualifier) of a full function ARN, the only form TagResource and ListTags take.
+
+    >>> parse_function_arn("arn:aws:lambda:us-east-1:000000000000:function:hello")
+    ('hello', None)
+    """
+    match = _FULL_ARN.fullmatch(text)
+    if match is None:
+        raise AwsValidation(f"{text!r} is not a Lambda function ARN")
+    return check_function_name(match["name"]), match["qualifier"]

@@ -11,12 +11,14 @@ from turnout.services.diff import DiffService
 from turnout.services.event_configs import EventConfigService
 from turnout.services.function_urls import FunctionUrlService
 from turnout.services.functions import FunctionService
+from turnout.services.policies import PolicyService
 from turnout.services.provisioning import ProvisioningService
 from turnout.services.queue import EventQueue
 from turnout.services.rollouts import RolloutService
 from turnout.services.routes import RouteService
 from turnout.services.schedules import ScheduleService
 from turnout.services.secrets import SecretService
+from turnout.services.tags import TagService
 from turnout.services.tokens import TokenService
 from turnout.services.versions import VersionService
 
@@ -38,3 +40,5 @@ class Services:
     queue: EventQueue
     event_configs: EventConfigService
     secrets: SecretService
+    tags: TagService
+    policies: PolicyService

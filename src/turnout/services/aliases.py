@@ -123,6 +123,7 @@ class AliasService:
             tx.aliases.delete(function.id, name)
             tx.provisioned.remove(function.id, name)
             tx.event_configs.remove(function.id, name)
+            tx.policies.forget(function.id, name)
             tx.function_urls.delete(function.id, name)
             self._record(tx, function, name, AliasAction.DELETE, alias.routing, None, actor, reason)
 

@@ -191,6 +191,7 @@ class VersionService:
             tx.versions.delete(function.id, [number])
             tx.provisioned.remove(function.id, str(number))
             tx.event_configs.remove(function.id, str(number))
+            tx.policies.forget(function.id, str(number))
             tx.announce(name)
 
     def gc(self, name: str, keep: int, dry_run: bool, blob_grace_seconds: int | None = None) -> GcReport:
@@ -214,6 +215,7 @@ class VersionService:
                 for number in plan.delete:
                     tx.provisioned.remove(function.id, str(number))
                     tx.event_configs.remove(function.id, str(number))
+                    tx.policies.forget(function.id, str(number))
                 unused = tx.bundles.unreferenced_before(cutoff)
                 tx.bundles.delete(unused)
                 known = tx.bundles.all_shas()

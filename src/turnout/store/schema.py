@@ -168,6 +168,28 @@ provisioned = Table(
     Column("updated_at", Timestamp, nullable=False),
 )
 
+# Tags of a function (Lambda's TagResource): kept and echoed, they mean nothing to Turnout itself.
+function_tags = Table(
+    "function_tags",
+    metadata,
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+# Resource-policy statements (Lambda's AddPermission) per function qualifier ("" for the function
+# itself): ``statement`` is the IAM statement as GetPolicy shows it. Stored and echoed, they grant
+# nothing in Turnout (its tokens decide who may do what).
+function_policies = Table(
+    "function_policies",
+    metadata,
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("statement_id", String(100), primary_key=True),
+    Column("statement", JSON, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
 # Async invocation configs (Lambda's EventInvokeConfig), per function qualifier: destinations for
 # events that succeeded or failed for good, and retry limits that replace the server's for its events.
 event_configs = Table(

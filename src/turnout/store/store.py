@@ -21,10 +21,12 @@ from turnout.store.function_urls import FunctionUrlRows
 from turnout.store.functions import FunctionRows
 from turnout.store.keyring import KeyringRows
 from turnout.store.nodes import NodeRows
+from turnout.store.policies import PolicyRows
 from turnout.store.provisioned import ProvisionedRows
 from turnout.store.rollouts import RolloutRows
 from turnout.store.routes import RouteRows
 from turnout.store.schedules import ScheduleRows
+from turnout.store.tags import TagRows
 from turnout.store.tokens import TokenRows
 from turnout.store.versions import VersionRows
 from turnout.store.window_buckets import WindowBucketRows
@@ -32,6 +34,7 @@ from turnout.store.window_buckets import WindowBucketRows
 FUNCTION = "function"
 MIGRATION_LOCK = 0x74726E6D  # the advisory lock migrations run under on PostgreSQL
 Announced = list[tuple[str, str]]
+
 
 class Tx:
     """One open transaction, with a repository per table group."""
@@ -49,6 +52,8 @@ class Tx:
         self.function_urls = FunctionUrlRows(conn)
         self.events = EventRows(conn)
         self.event_configs = EventConfigRows(conn)
+        self.tags = TagRows(conn)
+        self.policies = PolicyRows(conn)
         self.routes = RouteRows(conn)
         self.schedules = ScheduleRows(conn)
         self.keyring = KeyringRows(conn)
