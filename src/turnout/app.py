@@ -40,6 +40,7 @@ from turnout.cluster.feed import ClusterFeed
 from turnout.cluster.nodes import Identity, Membership
 from turnout.cluster.peers import ClusterLogs
 from turnout.cluster.windows import MergedWindows, WindowPublisher
+from turnout.console.routes import mount as mount_console
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.dispatcher import Dispatcher
@@ -301,7 +302,7 @@ def create_app(
     app.state.services = services
     app.state.gateway = gateway
     app.state.logs, app.state.metrics, app.state.cluster_logs = logs, metrics, cluster_logs
-    app.state.controller = controller
+    app.state.controller, app.state.windows = controller, windows
     app.state.readiness, app.state.membership, app.state.feed = readiness, membership, feed
     app.state.sandbox = sandbox
     app.state.scheduler, app.state.dispatcher = scheduler, dispatcher
@@ -328,7 +329,7 @@ def create_app(
     app.include_router(lambda_urls.router)
     app.include_router(lambda_concurrency.router)
     app.include_router(lambda_event_configs.router)
-
+    mount_console(app, settings)  # the web console at /ui (docs/console.md)
     return app
 
 
