@@ -1,13 +1,14 @@
-"""Console sessions: a signed cookie that holds the Turnout token someone signed in with, and the CSRF
+"""Console sessions: a sealed cookie that holds the Turnout token someone signed in with, and the CSRF
 token of their forms.
 
 The cookie is ``base64url(nonce + AES-GCM(key, json))``: the JSON holds the token, a random session id and
-when it was issued, sealed so the browser can neither read the token nor change anything in it. The token is authenticated again on every request (a deleted token ends
-its sessions at once), so the cookie adds no authority of its own. The signing key is 32 random bytes in
-``DATA_DIR/console-key`` (mode 0600), made at first use; deleting it signs everyone out.
+when it was issued, sealed so the browser can neither read the token nor change anything in it. The token
+is authenticated again on every request (a deleted token ends its sessions at once), so the cookie adds no
+authority of its own. The key is 32 random bytes in ``DATA_DIR/console-key`` (mode 0600), made at first
+use; deleting it signs everyone out.
 
-Forms carry ``csrf = hmac(sha256("turnout-console-csrf:" + key), session id)``: a page of another site can neither read it nor
-send the cookie (``SameSite=Strict``), and a post without the right value is refused with 403.
+Forms carry ``csrf = hmac(sha256("turnout-console-csrf:" + key), session id)``: a page of another site can
+neither read it nor send the cookie (``SameSite=Strict``); a post without the right value gets 403.
 """
 
 from __future__ import annotations
