@@ -91,7 +91,9 @@ def _read_token(server: Server) -> str:
     return str(made.json()["token"])
 
 
-def test_sign_in_find_a_function_and_see_its_90_10_split_as_bars(browser: Any, server: Server, split: str) -> None:
+def test_sign_in_find_a_function_and_see_its_90_10_split_as_bars(
+    browser: Any, server: Server, split: str
+) -> None:
     page = _signed_in(browser, server, server.token)
     page.get_by_label("Search").fill(split)
     row = page.locator("#list tbody tr", has_text=split)
@@ -138,14 +140,18 @@ def test_rolling_back_from_the_page_says_what_changes_and_the_cli_agrees(
     _shot(page, "confirm")
     page.get_by_label("Reason").fill("bad canary")
     page.get_by_role("button", name="Confirm").click()
-    playwright_api.expect(page.locator("#alias-prod .bar")).to_have_attribute("aria-label", "traffic of prod: 1")
+    playwright_api.expect(page.locator("#alias-prod .bar")).to_have_attribute(
+        "aria-label", "traffic of prod: 1"
+    )
     assert _cli(server, "alias", "ls", split, "-o", "json")["aliases"][0]["target"] == "1"
     history = _cli(server, "alias", "history", split, "prod", "-o", "json")["history"][0]
     assert (history["action"], history["reason"]) == ("rollback", "bad canary")
     page.context.close()
 
 
-def test_bad_input_shows_the_api_error_code_and_changes_nothing(browser: Any, server: Server, split: str) -> None:
+def test_bad_input_shows_the_api_error_code_and_changes_nothing(
+    browser: Any, server: Server, split: str
+) -> None:
     page = _signed_in(browser, server, server.token)
     page.goto(f"/ui/functions/{split}")
     before = page.locator("#alias-prod .bar").get_attribute("aria-label")
@@ -172,7 +178,9 @@ def test_a_read_token_sees_no_action_and_its_forged_post_is_refused(
     assert forged.status == 403 and "Forbidden" in forged.text()
     page.context.close()
     admin = _signed_in(browser, server, server.token)
-    no_csrf = admin.request.post(f"/ui/functions/{split}/aliases/prod/point", form={"target": "2"}, max_redirects=0)
+    no_csrf = admin.request.post(
+        f"/ui/functions/{split}/aliases/prod/point", form={"target": "2"}, max_redirects=0
+    )
     assert no_csrf.status == 403
     with server.client() as api:
         assert api.get(f"/v1/functions/{split}/aliases/prod").json()["target"] == "1"

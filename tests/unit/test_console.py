@@ -57,7 +57,9 @@ def test_targets_read_as_people_type_them() -> None:
     assert parse_targets("$LATEST").describe() == "$LATEST"
 
 
-@pytest.mark.parametrize(("text", "error"), [("", InvalidInput), ("1=90 2", InvalidInput), ("1=50", InvalidWeights)])
+@pytest.mark.parametrize(
+    ("text", "error"), [("", InvalidInput), ("1=90 2", InvalidInput), ("1=50", InvalidWeights)]
+)
 def test_a_target_that_is_not_a_version_or_a_split_is_refused(text: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_targets(text)
