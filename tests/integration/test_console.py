@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.conftest import FAST_ROLLOUTS
+from tests.integration.rollout_support import alias_target, load, two_versions, versioned
 from tests.support import Server, deploy, publish, unique
 
 pytestmark = pytest.mark.integration
@@ -33,7 +35,7 @@ V2 = "def handler(event, context):\n    return {'hello': 'v2'}\n"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("console") / "data").start()
+    running = Server(tmp_path_factory.mktemp("console") / "data", extra_env=FAST_ROLLOUTS).start()
     yield running
     running.stop()
 
@@ -196,6 +198,43 @@ def test_the_session_cookie_is_http_only_and_same_site_strict(browser: Any, serv
     playwright_api.expect(page).to_have_url(re.compile(r"/ui/signin"))
     page.goto("/ui/functions")
     playwright_api.expect(page).to_have_url(re.compile(r"/ui/signin"))
+    page.context.close()
+
+
+def test_a_failing_canary_started_from_the_page_is_seen_failing_and_rolled_back_live(
+    browser: Any, server: Server
+) -> None:
+    name = unique("canary")
+    with server.client() as api:
+        _, candidate = two_versions(api, name, versioned("v2", fail_rate=0.3))
+    page = _signed_in(browser, server, server.token)
+    with load(server, name):
+        page.goto(f"/ui/functions/{name}/aliases/prod/rollout")
+        for label, value in (("Canary share (%)", "30"), ("Bake (s)", "60"), ("Window (s)", "30")):
+            page.get_by_label(label).fill(value)
+        page.get_by_label("max error rate increase").fill("0.01")
+        page.get_by_label("min invocations").fill("40")
+        page.get_by_label("Candidate version").select_option(str(candidate))
+        page.get_by_role("button", name="Review…").click()
+        playwright_api.expect(page.locator("#plan tbody td").nth(2)).to_contain_text(
+            f"{candidate} step by step, judged by max_error_rate_increase 0.01, min_invocations 40"
+        )
+        page.get_by_role("button", name="Confirm").click()
+        playwright_api.expect(page).to_have_url(re.compile(r"/aliases/prod/rollout$"))
+        page.evaluate("window.sameDocument = true")
+        playwright_api.expect(page.locator("#chart-invocations canvas")).to_be_visible()
+        playwright_api.expect(page.locator("#gates tr[data-gate=max_error_rate_increase]")).to_be_visible()
+        playwright_api.expect(page.locator("#state")).to_have_attribute(
+            "data-state", "rolled-back", timeout=90_000
+        )
+    verdict = page.locator("#verdict")
+    playwright_api.expect(verdict).to_be_visible()
+    playwright_api.expect(verdict).to_contain_text("Rolled back automatically")
+    playwright_api.expect(verdict).to_contain_text("candidate.error_rate")
+    assert page.evaluate("window.sameDocument") is True  # the page followed it without a reload
+    _shot(page, "rolled-back")
+    with server.client() as api:
+        assert alias_target(api, name) == "1"
     page.context.close()
 
 

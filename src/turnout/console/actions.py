@@ -64,7 +64,7 @@ async def confirm_point(request: Request, visitor: Visitor) -> HTMLResponse:
         {"target": request.query_params.get("target", ""), "revision": found.revision_id},
         f"{PREFIX}/functions/{name}/aliases/{alias}/point",
     )
-    return _confirm(request, visitor, name, plan)
+    return confirm(request, visitor, name, plan)
 
 
 async def point(request: Request, visitor: Visitor) -> Response:
@@ -90,7 +90,7 @@ async def confirm_rollback(request: Request, visitor: Visitor) -> HTMLResponse:
         {"revision": revision},
         f"{PREFIX}/functions/{name}/aliases/{alias}/rollback",
     )
-    return _confirm(request, visitor, name, plan)
+    return confirm(request, visitor, name, plan)
 
 
 async def rollback(request: Request, visitor: Visitor) -> Response:
@@ -118,7 +118,7 @@ async def confirm_swap(request: Request, visitor: Visitor) -> HTMLResponse:
         {"a": a, "b": b},
         f"{PREFIX}/functions/{name}/swap",
     )
-    return _confirm(request, visitor, name, plan)
+    return confirm(request, visitor, name, plan)
 
 
 async def swap(request: Request, visitor: Visitor) -> Response:
@@ -148,7 +148,7 @@ def _rollback(svc: Services, name: str, alias: str, visitor: Visitor, fields: di
     svc.aliases.rollback(name, alias, visitor.principal.name, None, _reason(fields))
 
 
-def _confirm(request: Request, visitor: Visitor, name: str, plan: Plan) -> HTMLResponse:
+def confirm(request: Request, visitor: Visitor, name: str, plan: Plan) -> HTMLResponse:
     context: dict[str, Any] = {"visitor": visitor, "name": name, "plan": plan}
     return page(request, "confirm.html", **context)
 

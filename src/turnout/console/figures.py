@@ -23,7 +23,9 @@ class Recent:
 
     @property
     def error_rate(self) -> float:
-        """>>> Recent(200, 3).error_rate
+        """Errors per invocation; 0 when there were none.
+
+        >>> Recent(200, 3).error_rate
         0.015
         """
         return self.errors / self.invocations if self.invocations else 0.0

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from turnout.console import actions, pages
+from turnout.console import actions, pages, rollouts
 from turnout.console.session import Signer
 from turnout.console.web import (
     HERE,
@@ -73,6 +73,12 @@ def router() -> APIRouter:
     r.add_api_route(alias + "/point", signed_in(actions.point), methods=post)
     r.add_api_route(alias + "/rollback", signed_in(actions.confirm_rollback), methods=get)
     r.add_api_route(alias + "/rollback", signed_in(actions.rollback), methods=post)
+    r.add_api_route(alias + "/rollout", signed_in(rollouts.rollout_page), methods=get)
+    r.add_api_route(alias + "/rollout.json", signed_in(rollouts.rollout_status), methods=get)
+    r.add_api_route(alias + "/rollout/start", signed_in(rollouts.confirm_start), methods=get)
+    r.add_api_route(alias + "/rollout", signed_in(rollouts.start), methods=post)
+    r.add_api_route(alias + "/rollout/{action}", signed_in(rollouts.confirm_steer), methods=get)
+    r.add_api_route(alias + "/rollout/{action}", signed_in(rollouts.steer), methods=post)
     return r
 
 
