@@ -238,6 +238,39 @@ def test_a_failing_canary_started_from_the_page_is_seen_failing_and_rolled_back_
     page.context.close()
 
 
+FLAKY = """\
+def handler(event, context):
+    print("seen", event["n"])
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return event["n"]
+"""
+
+
+def test_the_log_tail_follows_live_and_shows_only_errors_when_asked(browser: Any, server: Server) -> None:
+    name = unique("logs")
+    with server.client() as api:
+        deploy(api, name, {"app.py": FLAKY})
+        publish(api, name)
+    page = _signed_in(browser, server, server.token)
+    page.goto(f"/ui/functions/{name}")
+    page.get_by_role("link", name="Logs (live)").click()
+    page.get_by_label("errors only").check()
+    page.get_by_role("button", name="Filter").click()
+    playwright_api.expect(page).to_have_url(re.compile(r"errors=1"))
+    playwright_api.expect(page.locator("#tail")).to_have_attribute("data-polled", "yes")  # following now
+    with server.client() as api:
+        ok = api.post(f"/v1/functions/{name}:1/invoke", json={"n": 1})
+        failed = api.post(f"/v1/functions/{name}:1/invoke", json={"n": 2, "fail": True})
+    failed_id = failed.headers["X-Turnout-Request-Id"]
+    row = page.locator(f"#records tr[data-request-id='{failed_id}']")
+    playwright_api.expect(row).to_contain_text("asked to fail")
+    playwright_api.expect(row).to_have_class("bad")
+    assert page.locator(f"#records tr[data-request-id='{ok.headers['X-Turnout-Request-Id']}']").count() == 0
+    _shot(page, "logs")
+    page.context.close()
+
+
 def _cli(server: Server, *args: str) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
     env.update(TURNOUT_URL=server.url, TURNOUT_TOKEN=server.token)

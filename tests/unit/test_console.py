@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from turnout.console.actions import parse_targets
+from turnout.console.rollouts import gate_rows, verdict
 from turnout.console.session import MAX_AGE_S, Signer, load_key
 from turnout.console.sidebyside import side_by_side
 from turnout.errors import InvalidInput, InvalidWeights
@@ -74,3 +75,31 @@ def test_a_diff_side_by_side_pairs_removed_with_added_lines() -> None:
         ("    return 1", "    return 2", "changed"),
         (None, "# new", "added"),
     ]
+
+
+def test_each_gate_set_is_shown_with_the_figure_it_judges_against_its_limit() -> None:
+    metrics = {
+        "candidate": {"error_rate": 0.25, "p99_ms": 40.0},
+        "baseline": {"error_rate": 0.05, "p99_ms": 10.0},
+    }
+    gates = {
+        "max_error_rate": None,
+        "max_error_rate_increase": 0.01,
+        "max_p99_ratio": 5.0,
+        "max_p99_ms": None,
+    }
+    assert gate_rows(gates, metrics) == [
+        {"gate": "max_error_rate_increase", "figure": pytest.approx(0.2), "limit": 0.01, "ok": False},
+        {"gate": "max_p99_ratio", "figure": 4.0, "limit": 5.0, "ok": True},
+    ]
+
+
+def test_only_a_rollout_that_rolled_back_by_itself_has_a_verdict() -> None:
+    failed = {"action": "roll-back", "reason": "gates failed", "figures": {"candidate.error_rate": 0.3}}
+    done = {"action": "finish", "reason": "over", "figures": {}}
+    assert verdict({"state": "rolled-back", "history": [failed, done]}) == {
+        "reason": "gates failed",
+        "figures": {"candidate.error_rate": 0.3},
+    }
+    assert verdict({"state": "aborted", "history": [failed, done]}) is None
+    assert verdict({"state": "succeeded", "history": [done]}) is None

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from turnout.console import actions, pages, rollouts
+from turnout.console import actions, logs, pages, rollouts
 from turnout.console.session import Signer
 from turnout.console.web import (
     HERE,
@@ -67,6 +67,8 @@ def router() -> APIRouter:
     r.add_api_route("/functions", signed_in(pages.functions_page), methods=get)
     r.add_api_route(fn, signed_in(pages.function_page), methods=get)
     r.add_api_route(fn + "/diff", signed_in(pages.diff_page), methods=get)
+    r.add_api_route(fn + "/logs", signed_in(logs.logs_page), methods=get)
+    r.add_api_route(fn + "/logs.json", signed_in(logs.logs_tail), methods=get)
     r.add_api_route(fn + "/swap", signed_in(actions.confirm_swap), methods=get)
     r.add_api_route(fn + "/swap", signed_in(actions.swap), methods=post)
     r.add_api_route(alias + "/point", signed_in(actions.confirm_point), methods=get)
