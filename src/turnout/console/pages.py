@@ -14,13 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from turnout.api import views
 from turnout.api.functions import triggers_json
 from turnout.console import figures
+from turnout.console.catalogue import Catalogue
 from turnout.console.session import COOKIE, MAX_AGE_S
 from turnout.console.sidebyside import side_by_side
 from turnout.console.web import PREFIX, Visitor, back_to, check_post, form, page, services, signer
 from turnout.errors import Unauthorized
 from turnout.services import Services
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 VERSIONS_SHOWN = 50
 
 
@@ -66,7 +67,9 @@ async def home(request: Request) -> Response:
 async def functions_page(request: Request, visitor: Visitor) -> HTMLResponse:
     query = request.query_params.get("q", "").strip()
     start = _int(request.query_params.get("page"), 1)
-    rows, more = await run_in_threadpool(_function_rows, services(request), query, start)
+    catalogue: Catalogue = request.app.state.console_catalogue
+    rows, more = await run_in_threadpool(catalogue.search, query, start, PAGE_SIZE)
+    rows = [dict(r) for r in rows]  # the recent figures are per request, never cached
     recent = figures.recent_by_function(request.app.state.windows, [r["name"] for r in rows])
     for row in rows:
         row["recent"] = recent[row["name"]]
@@ -90,24 +93,6 @@ async def diff_page(request: Request, visitor: Visitor) -> HTMLResponse:
     for change in shown["code"]:
         change["rows"] = side_by_side(change["diff"])
     return page(request, "diff.html", visitor=visitor, name=name, diff=shown)
-
-
-def _function_rows(svc: Services, query: str, start: int) -> tuple[list[dict[str, Any]], bool]:
-    """One page of functions whose name contains ``query``, with their aliases."""
-    names = [f for f in svc.functions.list(None, 100_000) if query.lower() in f.name.lower()]
-    chosen = names[(start - 1) * PAGE_SIZE : start * PAGE_SIZE]
-    rows = []
-    for fn in chosen:
-        aliases = [views.alias_json(fn.name, a) for a in svc.aliases.list(fn.name)]
-        rows.append(
-            {
-                "name": fn.name,
-                "latest": fn.last_version or None,
-                "aliases": aliases,
-                "description": fn.config.description,
-            }
-        )
-    return rows, len(names) > start * PAGE_SIZE
 
 
 def _function_data(svc: Services, name: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from turnout.console import actions, logs, pages, rollouts
+from turnout.console.catalogue import Catalogue
 from turnout.console.session import Signer
 from turnout.console.web import (
     HERE,
@@ -88,5 +89,6 @@ def mount(app: FastAPI, settings: Settings) -> None:
     """Serve the console at ``/ui`` on ``app``: its pages, its static files, its signing key."""
     app.state.console_signer = Signer.from_file(settings.data_dir / "console-key")
     app.state.console_templates = templates()
+    app.state.console_catalogue = Catalogue(app.state.services)
     app.include_router(router())
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
