@@ -184,6 +184,14 @@ def test_a_read_token_sees_no_action_and_its_forged_post_is_refused(
         f"/ui/functions/{split}/aliases/prod/point", form={"target": "2"}, max_redirects=0
     )
     assert no_csrf.status == 403
+    form = admin.locator("form[action='/ui/signout'] input[name=csrf]").get_attribute("value")
+    cross_site = admin.request.post(
+        f"/ui/functions/{split}/aliases/prod/point",
+        form={"target": "2", "csrf": str(form)},
+        headers={"Origin": "http://evil.example"},
+        max_redirects=0,
+    )
+    assert cross_site.status == 403 and "another site" in cross_site.text()
     with server.client() as api:
         assert api.get(f"/v1/functions/{split}/aliases/prod").json()["target"] == "1"
     admin.context.close()

@@ -17,7 +17,17 @@ from turnout.console import figures
 from turnout.console.catalogue import Catalogue
 from turnout.console.session import COOKIE, MAX_AGE_S
 from turnout.console.sidebyside import side_by_side
-from turnout.console.web import PREFIX, Visitor, back_to, check_post, form, page, services, signer
+from turnout.console.web import (
+    PREFIX,
+    Visitor,
+    back_to,
+    check_origin,
+    check_post,
+    form,
+    page,
+    services,
+    signer,
+)
 from turnout.errors import Unauthorized
 from turnout.services import Services
 
@@ -30,6 +40,7 @@ async def sign_in_form(request: Request) -> Response:
 
 
 async def sign_in(request: Request) -> Response:
+    check_origin(request)  # no one signs a browser in from another site's form
     fields = await form(request)
     token = fields.get("token", "").strip()
     try:

@@ -56,6 +56,19 @@ def signed_in(handler: Page) -> Open:
     return endpoint
 
 
+def guarded(handler: Open) -> Open:
+    """Run an open handler (no sign-in needed); show a TurnoutError as a page."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except TurnoutError as exc:
+            return error_page(request, exc)
+
+    return endpoint
+
+
 def router() -> APIRouter:
     r = APIRouter(prefix=PREFIX, include_in_schema=False)
     get, post = ["GET"], ["POST"]
@@ -63,7 +76,7 @@ def router() -> APIRouter:
     r.add_api_route("", pages.home, methods=get)
     r.add_api_route("/", pages.home, methods=get)
     r.add_api_route("/signin", pages.sign_in_form, methods=get)
-    r.add_api_route("/signin", pages.sign_in, methods=post)
+    r.add_api_route("/signin", guarded(pages.sign_in), methods=post)
     r.add_api_route("/signout", signed_in(pages.sign_out), methods=post)
     r.add_api_route("/functions", signed_in(pages.functions_page), methods=get)
     r.add_api_route(fn, signed_in(pages.function_page), methods=get)

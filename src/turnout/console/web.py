@@ -12,14 +12,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from turnout.console.session import COOKIE, Session, Signer
-from turnout.errors import Forbidden, TurnoutError, Unauthorized
+from turnout.errors import Forbidden, InvalidInput, TurnoutError, Unauthorized
 from turnout.services import Services
 from turnout.services.tokens import Principal
 
@@ -82,12 +82,20 @@ async def form(request: Request) -> dict[str, str]:
     """The fields of an ``application/x-www-form-urlencoded`` post (the last value of a repeated field)."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
-        raise TurnoutError("the form is too large")
+        raise InvalidInput(f"the form is larger than {MAX_FORM_BYTES} bytes")
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
+def check_origin(request: Request) -> None:
+    """Refuse (403) a post a browser says comes from another site (its ``Origin`` is not this host)."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise Forbidden(f"a form of another site ({origin}) cannot act here")
+
+
 def check_post(request: Request, visitor: Visitor, fields: dict[str, str], scope: str) -> None:
-    """Refuse (403) a post whose CSRF token is wrong, or whose visitor lacks ``scope``."""
+    """Refuse (403) a post from another site, whose CSRF token is wrong, or whose visitor lacks ``scope``."""
+    check_origin(request)
     if not signer(request).csrf_ok(visitor.session, fields.get("csrf")):
         raise Forbidden("the form's security token is missing or wrong: reload the page and try again")
     visitor.principal.require(scope)
