@@ -362,11 +362,12 @@ def _node_info(supervisor: Supervisor, readiness: Readiness) -> dict[str, Any]:
 
 
 def _warn_if_readable(settings: Settings) -> None:
-    """Warn when the data folder, admin token or secret key can be read by other users of the machine."""
+    """Warn when the data folder, admin token, secret key or console key can be read by other users."""
     for path, mode in (
         (settings.data_dir, 0o700),
         (settings.admin_token_path, 0o600),
         (settings.secret_key_path, 0o600),
+        (settings.data_dir / "console-key", 0o600),
     ):
         try:
             actual = path.stat().st_mode & 0o777
