@@ -40,6 +40,7 @@ from turnout.cluster.feed import ClusterFeed
 from turnout.cluster.nodes import Identity, Membership
 from turnout.cluster.peers import ClusterLogs
 from turnout.cluster.windows import MergedWindows, WindowPublisher
+from turnout.console.routes import mount as mount_console
 from turnout.domain.function import Function
 from turnout.gateway.controller import ControllerSettings, RolloutController
 from turnout.gateway.dispatcher import Dispatcher
@@ -321,7 +322,7 @@ def create_app(
     app.state.services = services
     app.state.gateway, app.state.entry = gateway, entry
     app.state.logs, app.state.metrics, app.state.cluster_logs = logs, metrics, cluster_logs
-    app.state.controller = controller
+    app.state.controller, app.state.windows = controller, windows
     app.state.readiness, app.state.membership, app.state.feed = readiness, membership, feed
     app.state.sandbox = sandbox
     app.state.scheduler, app.state.dispatcher = scheduler, dispatcher
@@ -351,6 +352,7 @@ def create_app(
     for extra in (lambda_tags, lambda_policies, lambda_provisioned, lambda_features):
         app.include_router(extra.router)
 
+    mount_console(app, settings)  # the web console at /ui (docs/console.md)
     return app
 
 
@@ -383,11 +385,12 @@ def _node_info(supervisor: Supervisor, readiness: Readiness) -> dict[str, Any]:
 
 
 def _warn_if_readable(settings: Settings) -> None:
-    """Warn when the data folder, admin token or secret key can be read by other users of the machine."""
+    """Warn when the data folder, admin token, secret key or console key can be read by other users."""
     for path, mode in (
         (settings.data_dir, 0o700),
         (settings.admin_token_path, 0o600),
         (settings.secret_key_path, 0o600),
+        (settings.data_dir / "console-key", 0o600),
     ):
         try:
             actual = path.stat().st_mode & 0o777
