@@ -1,7 +1,7 @@
 """Cluster mode: real nodes on one PostgreSQL database, separate data folders, nothing else shared.
 
 One module-scoped cluster of three nodes serves every test here, in order (some kill and restart nodes):
-node 3 reaches PostgreSQL through a proxy that can cut it off.
+a fourth node, started for the outage test alone, reaches PostgreSQL through a proxy that can cut it off.
 """
 
 from __future__ import annotations
@@ -78,19 +78,15 @@ class Collector:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("cluster")
     with fresh_database() as url:
-        proxy = PgProxy(("127.0.0.1", 5432))
         nodes = Cluster(root, url)
-        nodes.add("node1")
-        nodes.add("node2")
-        nodes.add("node3", database_url=proxy.url(url))
+        for name in ("node1", "node2", "node3"):
+            nodes.add(name)
         try:
             for server in nodes.nodes:
                 nodes.start(server)
-            nodes.proxy = proxy  # type: ignore[attr-defined]
             yield nodes
         finally:
             nodes.stop()
-            proxy.close()
 
 
 @pytest.fixture(scope="module")
@@ -410,8 +406,10 @@ def test_postgres_down_for_thirty_seconds_warm_traffic_answers_and_the_node_catc
     cluster: Cluster,
     apis: list[httpx.Client],
 ) -> None:
-    one, _, three = apis
-    proxy: PgProxy = cluster.proxy  # type: ignore[attr-defined]
+    one = apis[0]
+    proxy = PgProxy(("127.0.0.1", 5432))
+    cut_off = cluster.start(cluster.add("cut-off", database_url=proxy.url(cluster.database_url)))
+    three = cluster.client(cut_off)
     name = unique("outage")
     deploy_versions(one, name, 2)
     assert one.put(f"/v1/functions/{name}/aliases/prod", json={"version": 1}).status_code == 201
@@ -433,10 +431,16 @@ def test_postgres_down_for_thirty_seconds_warm_traffic_answers_and_the_node_catc
         assert three.get("/v1/functions").status_code == 503
     finally:
         proxy.restore()
-    wait_for(lambda: version_of(three, f"{name}:prod") == 2, timeout=20, what="node 3 catching up")
-    assert three.get("/v1/functions").status_code == 200
-    wait_for(lambda: three.get("/v1/ready").json()["degraded"] == [], timeout=20)
-    assert answered > 100
+    try:
+        wait_for(lambda: version_of(three, f"{name}:prod") == 2, timeout=20, what="the node catching up")
+        assert three.get("/v1/functions").status_code == 200
+        wait_for(lambda: three.get("/v1/ready").json()["degraded"] == [], timeout=20)
+        assert answered > 100
+    finally:
+        three.close()
+        cut_off.stop()
+        cluster.nodes.remove(cut_off)
+        proxy.close()
 
 
 def lease_holder(cluster: Cluster, function: str) -> str:
