@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from turnout.domain.event_template import EventTemplate
 from turnout.errors import InvalidInput
 
 ANY = "ANY"
@@ -162,6 +163,12 @@ class Route:
     sticky_header: str | None = None
     segments: tuple[Segment, ...] = field(default=(), compare=False)
     queued: bool = False  # requests go on the async queue (202)
+    # the route's event, with routeKey encoded once (the hot path; made in __post_init__)
+    event: EventTemplate = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.event is None:
+            object.__setattr__(self, "event", EventTemplate(self.route_key))
 
     @classmethod
     def of(
