@@ -3,8 +3,11 @@
 :func:`serve_route` answers a request that matched a route. ``turnout serve`` calls it from its HTTP
 protocol (``api/protocol.py``) without ASGI, in one write; :class:`RouteDoor`, raw ASGI in front of the
 app, calls it when the app runs on another server, and for the rare request the protocol hands on (the
-route table is being reloaded). Both reach the function through the invocation entry
-(``gateway/entry.py``).
+route table is not loaded: at start, or after a change dropped it). A table past its cache time keeps
+serving while it is read again in a worker thread (:func:`loaded_table`). The event is written by the
+route's :class:`~turnout.domain.event_template.EventTemplate`: the same bytes as
+``json.dumps(to_event(...))``, with the route's constant parts encoded once. Both reach the function
+through the invocation entry (``gateway/entry.py``).
 
 An HTTP request that matches a route (``domain/route_table.py``) becomes an API Gateway payload format
 2.0 event (``domain/http_event.py``, as function URLs do, with the route's ``routeKey`` and
