@@ -28,7 +28,21 @@ from turnout.domain.http_event import (
 )
 
 _text = encode_basestring_ascii  # what json.dumps uses for a str (ensure_ascii=True): C speed
-_json = json.JSONEncoder().encode  # json.dumps with its defaults, without the keyword check
+_ENCODER = json.JSONEncoder()  # json.dumps's defaults: ", " and ": ", ensure_ascii, allow_nan
+# the C encoder json.dumps builds on every call, built once (it is absent on Pythons without _json)
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_C_DUMP = (
+    None
+    if _C_ENCODER is None
+    else _C_ENCODER(None, _ENCODER.default, _text, None, ": ", ", ", False, False, True)
+)
+
+
+def _json(value: Any) -> str:
+    """``json.dumps(value)`` for the event's dicts, lists and None (never circular: no marker check)."""
+    if _C_DUMP is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_DUMP(value, 0))
 
 
 class EventTemplate:

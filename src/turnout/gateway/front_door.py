@@ -31,6 +31,7 @@ used and set as the cookie when the request has none); with a sticky header, the
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import secrets
@@ -123,7 +124,7 @@ async def serve_route(state: Any, match: Match, request: RawRequest, read: ReadB
 async def _serve(state: Any, match: Match, request: RawRequest, read: ReadBody) -> HttpResponse:
     route = match.route
     entry: InvocationEntry = state.entry
-    principal = Principal(f"route:{route.id}", frozenset({"invoke"}))
+    principal = _principal(route.id)
     override = None
     wanted = request.header(VERSION_HEADER)
     if wanted is not None:
@@ -166,6 +167,12 @@ async def _serve(state: Any, match: Match, request: RawRequest, read: ReadBody) 
     if new_cookie is not None:
         answer.headers.append(("set-cookie", new_cookie))
     return answer
+
+
+@functools.lru_cache(maxsize=1024)
+def _principal(route_id: int) -> Principal:
+    """Who a route's requests invoke as (made once per route: this runs for every request)."""
+    return Principal(f"route:{route_id}", frozenset({"invoke"}))
 
 
 async def _tried_version(route: Route, wanted: str, gateway: Gateway) -> tuple[Principal, str | None]:
