@@ -126,6 +126,26 @@ def test_the_table_goes_stale_after_its_cache_time(kit: Kit) -> None:
     assert fresh.table().match("POST", "", "/elsewhere") is not None
 
 
+def test_a_stale_table_keeps_serving_while_one_caller_reads_it_again(kit: Kit) -> None:
+    kit.deploy(FN, code(1))
+    node = RouteService(kit.store, kit.clock, kit.services.changes, cache_seconds=0)
+    assert node.serving() == (None, False)  # never read: the caller reads it first
+    kit.services.routes.add(None, "/elsewhere", FN, None)
+    old = node.reload()
+    assert node.serving() == (old, True)  # past its age: served, and this caller starts the reload
+    assert node.serving() == (old, False)  # the others keep serving it meanwhile, no second reload
+    fresh = node.reload()
+    assert fresh is not old and fresh.match("GET", "", "/elsewhere") is not None
+    assert node.serving() == (fresh, True)  # (cache_seconds=0: at once stale again)
+
+
+def test_a_table_a_change_dropped_is_not_served_stale(routes: RouteService, kit: Kit) -> None:
+    routes.add(None, "/gone", FN, "prod")
+    assert routes.serving()[0] is not None
+    kit.services.functions.delete(FN)
+    assert routes.serving() == (None, False)  # read it first: the deleted function's route never matches
+
+
 def test_routes_added_at_the_same_moment_make_one_route_and_conflicts(routes: RouteService) -> None:
     outcomes: list[str] = []
     barrier = threading.Barrier(4)

@@ -335,3 +335,32 @@ def test_cors_settings_round_trip_and_are_checked() -> None:
     for bad in ({"AllowCredentials": "yes"}, {"MaxAge": -1}, {"AllowHeaders": "x"}, {"Nope": 1}):
         with pytest.raises(InvalidInput):
             Cors.from_json(bad)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"hello": "world"},
+        {"statusCode": 201, "body": "x"},
+        {"\u0073tatus\u0043ode": 202},  # the same key, however the producer escaped it
+        {"status": 200, "code": "statusCod"},
+        {"nested": {"statusCode": 500}},
+        ["statusCode", 200],
+        "caf\u00e9",
+        42,
+        None,
+    ],
+)
+def test_a_result_skips_parsing_only_when_it_cannot_be_a_response(result: object) -> None:
+    for payload in (
+        json.dumps(result).encode(),
+        json.dumps(result, separators=(",", ":")).encode(),
+        json.dumps(result, ensure_ascii=False).encode(),
+        json.dumps(result).replace("statusCode", "\\u0073tatusCode").encode(),
+    ):
+        if not http_event_module.could_be_response(payload):
+            assert to_response(payload) == http_event_module.HttpResponse(
+                200, [("content-type", "application/json")], payload
+            )
+        if isinstance(result, dict) and "statusCode" in result:
+            assert http_event_module.could_be_response(payload)

@@ -136,3 +136,18 @@ def test_route_keys_and_labels() -> None:
 def test_the_examples_in_the_docstrings_hold() -> None:
     assert doctest.testmod(route_table_module).failed == 0
     assert doctest.testmod(cli_routes).failed == 0
+
+
+def test_a_table_remembers_recent_answers_and_forgets_them_past_its_bound() -> None:
+    table = route_table_module.RouteTable(
+        [route_table_module.Route.of(1, "GET", "", "/items/{id}", "fn", "live")]
+    )
+    first = table.match("GET", "a.example:8420", "/items/7")
+    assert first is not None and first.parameters == {"id": "7"}
+    assert table.match("GET", "a.example:8420", "/items/7") is first  # the remembered answer
+    assert table.match("POST", "a.example:8420", "/items/7") is None
+    assert table.match("POST", "a.example:8420", "/items/7") is None  # a remembered miss too
+    for n in range(route_table_module.MEMO_SIZE + 10):
+        found = table.match("GET", "", f"/items/{n}")
+        assert found is not None and found.parameters == {"id": str(n)}
+    assert len(table._memo) <= route_table_module.MEMO_SIZE

@@ -1,8 +1,9 @@
 """The HTTP protocol `turnout serve` runs: uvicorn's httptools protocol, answering invocations natively.
 
 Two kinds of request are answered here: ``POST /v1/functions/{name}/invoke`` and a request that matches
-an HTTP route (against the route table as loaded in memory; while it is being reloaded, the request
-takes the ASGI way, ``gateway/front_door.py``). Each gets a :class:`_NativeCycle` in place of uvicorn's
+an HTTP route (against the route table as loaded in memory, stale or not; when it is not loaded, or a
+change dropped it, the request takes the ASGI way, ``gateway/front_door.py``, which reads it). Each
+gets a :class:`_NativeCycle` in place of uvicorn's
 ``RequestResponseCycle``: the same connection bookkeeping (keep-alive, pipelined requests,
 ``Expect: 100-continue``, read flow control, graceful shutdown), but no ASGI scope, middleware, routing
 or dependency solving, and the whole answer (status line, headers, body) leaves in a single write. The

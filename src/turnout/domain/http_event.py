@@ -235,6 +235,19 @@ def to_response(payload: bytes) -> HttpResponse:
     return HttpResponse(status_code(result["statusCode"]), headers, body)
 
 
+def could_be_response(payload: bytes) -> bool:
+    r"""Whether a JSON result may be an object with a ``statusCode`` key, so :func:`to_response` must parse
+    it. In JSON the key is written ``"statusCode"``, or with ``\u`` escapes; a result with neither is
+    whatever else it is, the body of a 200, and needs no parsing (for valid JSON only).
+
+    >>> could_be_response(b'{"hello":"world"}'), could_be_response(b'{"statusCode":200}')
+    (False, True)
+    >>> could_be_response(b'{"\\u0073tatusCode":200}'), could_be_response(b'"statusCode"')
+    (True, True)
+    """
+    return b"statusCode" in payload or b"\\u" in payload
+
+
 def status_code(value: Any) -> int:
     """
     >>> status_code(404), status_code("201")

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from turnout.domain.event_template import EventTemplate
 from turnout.errors import InvalidInput
 
 ANY = "ANY"
@@ -162,6 +163,12 @@ class Route:
     sticky_header: str | None = None
     segments: tuple[Segment, ...] = field(default=(), compare=False)
     queued: bool = False  # requests go on the async queue (202)
+    # the route's event, with routeKey encoded once (the hot path; made in __post_init__)
+    event: EventTemplate = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.event is None:
+            object.__setattr__(self, "event", EventTemplate(self.route_key))
 
     @classmethod
     def of(
@@ -255,11 +262,20 @@ def request_host(host_header: str | None) -> str:
     return text.partition(":")[0].rstrip(".")
 
 
+MEMO_SIZE = 4096  # requests (method, Host, path) whose match a table remembers; forgotten all at once
+
+
 class RouteTable:
-    """Routes ordered most specific first; :meth:`match` returns the first that fits a request."""
+    """Routes ordered most specific first; :meth:`match` returns the first that fits a request.
+
+    A table never changes (a new one replaces it), so it remembers the answer for the last
+    :data:`MEMO_SIZE` distinct requests: a hot path is matched once. The :class:`Match` is shared
+    between the requests it answers; its ``parameters`` are read, never changed.
+    """
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self.routes = sorted(routes, key=lambda r: (r.specificity(), -r.id), reverse=True)
+        self._memo: dict[tuple[str, str, str], Match | None] = {}
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -268,6 +284,19 @@ class RouteTable:
         return f"RouteTable({len(self.routes)} routes)"
 
     def match(self, method: str, host: str, raw_path: str) -> Match | None:
+        """The route a request goes to (``host`` as the Host header sent it), or None."""
+        key = (method, host, raw_path)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        found = self._match(method, host, raw_path)
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
+
+    def _match(self, method: str, host: str, raw_path: str) -> Match | None:
         if not self.routes or reserved(raw_path):
             return None
         parts = split_request_path(raw_path)

@@ -31,7 +31,7 @@ import logging
 from collections import Counter
 from enum import StrEnum
 
-from turnout.domain.http_event import HttpResponse, InvalidResponse, to_response
+from turnout.domain.http_event import HttpResponse, InvalidResponse, could_be_response, to_response
 from turnout.domain.ids import new_request_id
 from turnout.domain.json_body import check_json
 from turnout.errors import RequestTooLarge, TurnoutError
@@ -166,8 +166,12 @@ def http_answer(outcome: Outcome, label: str) -> HttpResponse:
     """The HTTP response a payload format 2.0 door (routes, function URLs) answers for an outcome.
 
     A failed invocation, or a result that claims to be an HTTP response but is not a valid one, is API
-    Gateway's ``502 {"message": "Internal Server Error"}``."""
+    Gateway's ``502 {"message": "Internal Server Error"}``. A result in which ``statusCode`` cannot be a
+    key (:func:`could_be_response`) is the body of a 200 without being parsed: the worker wrote it with
+    ``json.dumps``, so it is JSON, as ``/invoke`` trusts it to be."""
     if outcome.error is None:
+        if not could_be_response(outcome.payload):  # the common case: no parse, no header checks
+            return HttpResponse(200, [("content-type", JSON)], outcome.payload or b"null")
         try:
             return to_response(outcome.payload)
         except InvalidResponse as exc:

@@ -3,8 +3,11 @@
 :func:`serve_route` answers a request that matched a route. ``turnout serve`` calls it from its HTTP
 protocol (``api/protocol.py``) without ASGI, in one write; :class:`RouteDoor`, raw ASGI in front of the
 app, calls it when the app runs on another server, and for the rare request the protocol hands on (the
-route table is being reloaded). Both reach the function through the invocation entry
-(``gateway/entry.py``).
+route table is not loaded: at start, or after a change dropped it). A table past its cache time keeps
+serving while it is read again in a worker thread (:func:`loaded_table`). The event is written by the
+route's :class:`~turnout.domain.event_template.EventTemplate`: the same bytes as
+``json.dumps(to_event(...))``, with the route's constant parts encoded once. Both reach the function
+through the invocation entry (``gateway/entry.py``).
 
 An HTTP request that matches a route (``domain/route_table.py``) becomes an API Gateway payload format
 2.0 event (``domain/http_event.py``, as function URLs do, with the route's ``routeKey`` and
@@ -27,7 +30,10 @@ used and set as the cookie when the request has none); with a sticky header, the
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -37,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from turnout.domain.http_event import EventContext, HttpRequest, HttpResponse, to_event
+from turnout.domain.http_event import HttpRequest, HttpResponse
 from turnout.domain.ids import new_request_id
 from turnout.domain.route_table import Match, Route, RouteTable, reserved
 from turnout.domain.version_number import is_version_text
@@ -48,6 +54,7 @@ from turnout.gateway.invoke import Gateway, Invocation
 from turnout.services.routes import invoke_qualifier
 from turnout.services.tokens import Principal
 
+log = logging.getLogger(__name__)
 VERSION_HEADER = "x-turnout-version"
 ReadBody = Callable[[], Awaitable[bytes]]
 
@@ -90,9 +97,20 @@ class RouteDoor:
 
 
 def loaded_table(state: Any) -> RouteTable | None:
-    """The route table when it is loaded and fresh (None: load it first, off the event loop)."""
-    table: RouteTable | None = state.services.routes.peek()
+    """The route table to match against (None: load it first, off the event loop). A table past its
+    cache time is still served while a worker thread reads it again (``RouteService.serving``)."""
+    routes = state.services.routes
+    table: RouteTable | None
+    table, reload = routes.serving()
+    if reload:
+        asyncio.get_running_loop().run_in_executor(None, routes.reload).add_done_callback(_reloaded)
     return table
+
+
+def _reloaded(future: asyncio.Future[Any]) -> None:
+    error = None if future.cancelled() else future.exception()
+    if error is not None:  # the stale table keeps serving; the next request tries again
+        log.warning("could not re-read the route table: %s", error)
 
 
 async def serve_route(state: Any, match: Match, request: RawRequest, read: ReadBody) -> HttpResponse:
@@ -106,7 +124,7 @@ async def serve_route(state: Any, match: Match, request: RawRequest, read: ReadB
 async def _serve(state: Any, match: Match, request: RawRequest, read: ReadBody) -> HttpResponse:
     route = match.route
     entry: InvocationEntry = state.entry
-    principal = Principal(f"route:{route.id}", frozenset({"invoke"}))
+    principal = _principal(route.id)
     override = None
     wanted = request.header(VERSION_HEADER)
     if wanted is not None:
@@ -122,18 +140,10 @@ async def _serve(state: Any, match: Match, request: RawRequest, read: ReadBody) 
         source_ip=request.client,
         protocol=f"HTTP/{request.http_version}",
     )
-    domain = request.hostname
     event_id = new_request_id()
-    context = EventContext(
-        api_id="turnout",
-        domain_name=domain,
-        domain_prefix=domain.split(".", 1)[0],
-        request_id=event_id,
-        at=datetime.now(UTC),
-        route_key=route.route_key,
-        path_parameters=match.parameters or None,
-    )
-    payload = json.dumps(to_event(http, context)).encode()
+    # the bytes json.dumps(to_event(...)) would give, with the route's constant parts written once
+    parameters = match.parameters or None
+    payload = route.event.encode(http, request.hostname, event_id, datetime.now(UTC), parameters)
     qualifier = invoke_qualifier(route.qualifier)
     call = Invocation(route.function, qualifier, payload, principal, routing_key=key, override=override)
     if route.queued:  # onto the durable queue: 202 with the request id, the event runs later
@@ -157,6 +167,12 @@ async def _serve(state: Any, match: Match, request: RawRequest, read: ReadBody) 
     if new_cookie is not None:
         answer.headers.append(("set-cookie", new_cookie))
     return answer
+
+
+@functools.lru_cache(maxsize=1024)
+def _principal(route_id: int) -> Principal:
+    """Who a route's requests invoke as (made once per route: this runs for every request)."""
+    return Principal(f"route:{route_id}", frozenset({"invoke"}))
 
 
 async def _tried_version(route: Route, wanted: str, gateway: Gateway) -> tuple[Principal, str | None]:

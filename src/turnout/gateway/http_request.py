@@ -63,13 +63,15 @@ def forwarded_headers(request: RawRequest) -> list[tuple[str, str]]:
     """The request's headers, with the X-Forwarded-* ones API Gateway and Lambda add unless a proxy
     already did (frameworks behind Mangum read them)."""
     headers = request.headers
-    present = {name for name, _ in headers}
-    added = {
-        "x-forwarded-for": request.client,
-        "x-forwarded-proto": request.scheme,
-        "x-forwarded-port": _port(request.header("host"), request.scheme),
-    }
-    return headers + [(k, v) for k, v in added.items() if k not in present and v]
+    names = [name for name, _ in headers]
+    added = []
+    if request.client and "x-forwarded-for" not in names:
+        added.append(("x-forwarded-for", request.client))
+    if request.scheme and "x-forwarded-proto" not in names:
+        added.append(("x-forwarded-proto", request.scheme))
+    if "x-forwarded-port" not in names:  # never empty: the Host header's port, else the scheme's
+        added.append(("x-forwarded-port", _port(request.header("host"), request.scheme)))
+    return headers + added
 
 
 def _port(host: str | None, scheme: str) -> str:

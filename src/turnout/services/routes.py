@@ -5,7 +5,8 @@ rollbacks), a version number (pinned: the version cannot be deleted while the ro
 ``$LATEST``. Serving (``gateway/front_door.py``) matches requests against an in-memory
 :class:`RouteTable`: this service rebuilds it after every route change it makes, forgets it when any
 function changes (a deleted function takes its routes along), and :meth:`RouteService.peek` treats it as
-stale after ``cache_seconds`` so that routes changed on another node are seen within that time.
+stale after ``cache_seconds`` so that routes changed on another node are seen within that time; serving
+keeps answering from a stale table while it is read again in the background (:meth:`serving`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class RouteService:
         self._table: RouteTable | None = None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+        self._reloading = False  # a background reload of a stale table is under way (see serving())
         changes.subscribe(self._function_changed)
         changes.subscribe(self._function_changed, ROUTES)  # a route made or removed on any node
 
@@ -160,14 +162,35 @@ class RouteService:
             return None
         return table
 
+    def serving(self) -> tuple[RouteTable | None, bool]:
+        """(table to serve, whether to re-read it in the background) without reading the store.
+
+        A table older than ``cache_seconds`` is still served while :meth:`reload` runs elsewhere
+        (stale-while-revalidate: routes changed on another node show within one reload of that age); a
+        table the change feed invalidated (a function changed or went) is not: (None, False), read it
+        first. True comes back once per stale period, to the caller that should start the reload.
+        """
+        with self._lock:
+            table, loaded_at = self._table, self._loaded_at
+            if table is None or loaded_at == 0.0:
+                return None, False
+            if self._reloading or time.monotonic() - loaded_at <= self.cache_seconds:
+                return table, False
+            self._reloading = True
+            return table, True
+
     def table(self) -> RouteTable:
         """The route table, read again from the store when it is stale."""
         return self.peek() or self.reload()
 
     def reload(self) -> RouteTable:
         started = time.monotonic()
-        with self.store.read() as tx:
-            records = tx.routes.list()
+        try:
+            with self.store.read() as tx:
+                records = tx.routes.list()
+        finally:
+            with self._lock:
+                self._reloading = False  # a failed background reload is tried again by the next request
         table = RouteTable(route(r) for r in records)
         with self._lock:
             if started >= self._loaded_at:
