@@ -8,6 +8,7 @@ and which are put back read-only, what Landlock lets it read. docs/security.md s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -101,11 +102,13 @@ class Isolation:
         }
 
 
+@functools.cache
 def _python_folders() -> list[str]:
     """The interpreter's prefix (standard library, lib-dynload, its executable)."""
     return sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.base_exec_prefix)})
 
 
+@functools.cache
 def _venv_files() -> list[str]:
     """A virtualenv's ``pyvenv.cfg`` and ``bin``: what the interpreter reads to start (not its packages)."""
     if sys.prefix == sys.base_prefix:
@@ -115,9 +118,16 @@ def _venv_files() -> list[str]:
 
 def _unsearchable_top(path: str) -> str | None:
     """The highest folder above ``path`` that others may not search (so a worker uid could not reach it)."""
+    return _unsearchable_from(os.path.dirname(path))
+
+
+@functools.cache
+def _unsearchable_from(parent: str) -> str | None:
+    """``_unsearchable_top`` of anything directly in ``parent``: the folders above a version's code are the
+    same for every version, so they are looked at once per server (a cold start does not stat them)."""
     found = None
-    parts = Path(path).parts
-    for depth in range(2, len(parts)):
+    parts = Path(parent).parts
+    for depth in range(2, len(parts) + 1):
         folder = os.path.join(*parts[:depth])
         try:
             if not os.stat(folder).st_mode & stat.S_IXOTH:
