@@ -89,9 +89,12 @@ class Isolation:
             return None
         python = _python_folders()
         exposed = [os.path.realpath(p) for p in [code_dir, *([layer_dir] if layer_dir else [])]] + python
-        masks = _outermost([str(self.data_dir), *[m for m in map(_unsearchable_top, exposed) if m]])
+        # a virtualenv is bound back whole when hidden (e.g. under /tmp); Landlock still lets the worker
+        # read only its pyvenv.cfg and bin/, not the platform's packages
+        mounted = exposed + _venv_root()
+        masks = _outermost([str(self.data_dir), *[m for m in map(_unsearchable_top, mounted) if m]])
         masks = [m for m in masks if not _under(m, SCRATCH)]
-        binds = [p for p in exposed if any(_under(p, m) for m in [*masks, SCRATCH])]
+        binds = [p for p in mounted if any(_under(p, m) for m in [*masks, SCRATCH])]
         return {
             "uid": uid_for(function, self.uid_base, self.uid_count),
             "tmp_mb": self.tmp_mb,
@@ -106,6 +109,12 @@ class Isolation:
 def _python_folders() -> list[str]:
     """The interpreter's prefix (standard library, lib-dynload, its executable)."""
     return sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.base_exec_prefix)})
+
+
+@functools.cache
+def _venv_root() -> list[str]:
+    """The virtualenv the server runs in, if any (its interpreter is what workers start subprocesses with)."""
+    return [] if sys.prefix == sys.base_prefix else [os.path.realpath(sys.prefix)]
 
 
 @functools.cache
