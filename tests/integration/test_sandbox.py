@@ -76,10 +76,9 @@ import urllib.request
 import tinydep
 
 
-
 def _mount_points():
-    """The folders in /tmp that only hold where the data folder and the server's virtualenv are bound
-    (the test's data folder lives under /tmp, and so may the repository a CI run clones)."""
+    # the folders in /tmp that only hold where the data folder and the server's virtualenv are bound
+    # (the test's data folder lives under /tmp, and so may the repository a CI run clones)
     tops = set()
     for path in (os.path.realpath(sys.prefix), os.getcwd()):
         parts = path.split(os.sep)
