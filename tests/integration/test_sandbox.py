@@ -80,7 +80,7 @@ def _mount_points():
     # the folders in /tmp that only hold where the data folder and the server's virtualenv are bound
     # (the test's data folder lives under /tmp, and so may the repository a CI run clones)
     tops = set()
-    for path in (os.path.realpath(sys.prefix), os.getcwd()):
+    for path in (os.path.abspath(sys.executable), os.getcwd()):
         parts = path.split(os.sep)
         if len(parts) > 2 and parts[1] == "tmp":
             tops.add(parts[2])
