@@ -24,6 +24,13 @@ ACCESS_KEY = "AKIDTEST"
 SECRET_KEY = "secret"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/ignored-by-turnout"
 
+# AWS error (type, status) pairs the Lambda API tests expect
+NOT_FOUND = ("ResourceNotFoundException", 404)
+CONFLICT = ("ResourceConflictException", 409)
+INVALID = ("InvalidParameterValueException", 400)
+VALIDATION = ("ValidationException", 400)
+PRECONDITION = ("PreconditionFailedException", 412)
+
 # A handler written for Lambda: it reports what it sees, and can be told to print, fail, or send a record
 # to a tests.support.Recorder (a sandboxed worker sees no file of the tests').
 APP = """\

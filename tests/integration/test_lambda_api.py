@@ -21,7 +21,12 @@ from botocore.exceptions import ClientError
 
 from tests.integration.lambda_support import (
     ACCOUNT,
+    CONFLICT,
+    INVALID,
+    NOT_FOUND,
+    PRECONDITION,
     ROLE,
+    VALIDATION,
     app_zip,
     aws_error,
     code_sha256,
@@ -36,11 +41,6 @@ from tests.support import Recorder, Server, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
-NOT_FOUND = ("ResourceNotFoundException", 404)
-CONFLICT = ("ResourceConflictException", 409)
-INVALID = ("InvalidParameterValueException", 400)
-VALIDATION = ("ValidationException", 400)
-PRECONDITION = ("PreconditionFailedException", 412)
 SERVER_PYTHON = f"python3.{sys.version_info.minor}"  # the tests' server runs on this interpreter
 OTHER_PYTHON = "python3.12" if SERVER_PYTHON != "python3.12" else "python3.11"
 

@@ -16,6 +16,11 @@ from botocore.exceptions import ClientError
 
 from tests.integration.lambda_support import (
     ACCOUNT,
+    CONFLICT,
+    INVALID,
+    NOT_FOUND,
+    PRECONDITION,
+    VALIDATION,
     aws_error,
     create_function,
     function_arn,
@@ -27,11 +32,6 @@ from tests.support import Server, unique
 
 pytestmark = pytest.mark.integration
 
-INVALID = ("InvalidParameterValueException", 400)
-VALIDATION = ("ValidationException", 400)
-NOT_FOUND = ("ResourceNotFoundException", 404)
-CONFLICT = ("ResourceConflictException", 409)
-PRECONDITION = ("PreconditionFailedException", 412)
 NO_PROVISIONED = ("ProvisionedConcurrencyConfigNotFoundException", 404)
 
 
