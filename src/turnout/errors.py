@@ -30,14 +30,17 @@ Messages are for people: they say what was wrong and what to do.
     │   ├── TokenNotFound            404 TokenNotFound
     │   ├── RolloutNotFound          404 RolloutNotFound
     │   ├── RouteNotFound            404 RouteNotFound
-    │   └── ScheduleNotFound         404 ScheduleNotFound
+    │   ├── ScheduleNotFound         404 ScheduleNotFound
+    │   ├── ResourceNotFound         404 ResourceNotFound
+    │   └── ReleaseNotFound          404 ReleaseNotFound
     ├── Conflict                     409 Conflict
     │   ├── VersionInUse             409 VersionInUse
     │   ├── AlreadyExists            409 AlreadyExists
     │   ├── NothingToRollBack        409 NothingToRollBack
     │   ├── RolloutInProgress        409 RolloutInProgress
     │   ├── InvalidRolloutTransition 409 InvalidRolloutTransition
-    │   └── RouteConflict            409 RouteConflict
+    │   ├── RouteConflict            409 RouteConflict
+    │   └── Incompatible             409 Incompatible (a version's [requires] excludes a resource's version)
     ├── PreconditionFailed           412 PreconditionFailed
     ├── DependencyResolutionFailed   422 DependencyResolutionFailed
     ├── RequestTimeout               408 RequestTimeout
@@ -217,6 +220,13 @@ class InvalidRolloutTransition(Conflict):
     code = "InvalidRolloutTransition"
 
 
+class Incompatible(Conflict):
+    """A change would send traffic to a version whose ``[requires]`` range excludes the current version of
+    a shared resource (or would move a resource past what live versions accept). ``--force`` overrides."""
+
+    code = "Incompatible"
+
+
 class PreconditionFailed(TurnoutError):
     code = "PreconditionFailed"
     status = 412
@@ -319,3 +329,11 @@ class SecretKeyInvalid(TurnoutError):
 
     code = "SecretKeyInvalid"
     status = 500
+
+
+class ResourceNotFound(NotFound):
+    code = "ResourceNotFound"
+
+
+class ReleaseNotFound(NotFound):
+    code = "ReleaseNotFound"
