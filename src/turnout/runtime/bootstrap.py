@@ -321,6 +321,9 @@ def serve_forks(control: socket.socket, preloaded: bool, scratch: bool = False) 
             os._exit(0)
         request = json.loads(message)
         child_sock = socket.socket(fileno=fds[0]) if fds else None
+        plan = request["spec"].get("sandbox")
+        if plan and not preloaded and "base" in plan:  # the zygote: the workers' shared part, once
+            _sandbox_module().enter_base(plan["base"])
         pid = os.fork()
         if pid == 0:
             control.close()

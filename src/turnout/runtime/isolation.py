@@ -94,15 +94,31 @@ class Isolation:
         mounted = exposed + _venv_root()
         masks = _outermost([str(self.data_dir), *[m for m in map(_unsearchable_top, mounted) if m]])
         masks = [m for m in masks if not _under(m, SCRATCH)]
-        binds = [p for p in mounted if any(_under(p, m) for m in [*masks, SCRATCH])]
+        binds = _outermost([p for p in mounted if any(_under(p, m) for m in [*masks, SCRATCH])])
         return {
             "uid": uid_for(function, self.uid_base, self.uid_count),
             "tmp_mb": self.tmp_mb,
             "masks": masks,
-            "binds": _outermost(binds),
-            "read": [*SYSTEM_READ, *exposed, *_venv_files()],
+            "binds": binds,
+            "base": self._base(masks, binds, exposed[: len(exposed) - len(python)]),
+            "read": _outermost([*_system_read(), *exposed, *_venv_files()]),
             "cwd": os.path.realpath(code_dir),
         }
+
+    def _base(self, masks: list[str], binds: list[str], version: list[str]) -> dict[str, list[str]]:
+        """The masks and binds every worker of this server shares (those that hold no version's code: the
+        folders above the Python, the Python itself): the zygote applies them once, to its own mount
+        namespace, and each worker's namespace starts as a copy of it (``sandbox.enter_base``)."""
+        mine = [str(self.data_dir), *version]
+        shared = [m for m in masks if not any(_under(path, m) for path in mine)]
+        return {"masks": shared, "binds": [b for b in binds if any(_under(b, m) for m in shared)]}
+
+
+@functools.cache
+def _system_read() -> tuple[str, ...]:
+    """``SYSTEM_READ`` as the kernel resolves it: ``/bin`` is ``/usr/bin`` on a merged-/usr system, so its
+    rule is already the ``/usr`` one (one Landlock rule fewer per worker for each such link)."""
+    return tuple(os.path.realpath(path) for path in SYSTEM_READ if os.path.lexists(path))
 
 
 @functools.cache

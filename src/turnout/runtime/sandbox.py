@@ -6,7 +6,9 @@ in this order, while still root:
 
 1. its own mount namespace: a fresh size-limited tmpfs on ``/tmp`` (the scratch space, gone with the
    worker), tmpfs masks over the data folder and any folder the uid could not search, and read-only
-   bind mounts that put back, at their own paths, only the version's code, its layer and the Python;
+   bind mounts that put back, at their own paths, only the version's code, its layer and the Python
+   (the masks and binds every worker shares are applied once, to the zygote's own namespace, which each
+   worker's starts as a copy of: :func:`enter_base`);
 2. the cwd is the code folder; fd 0-2 become ``/dev/null`` and every other descriptor but the worker's
    socket is closed;
 3. ``no_new_privs``, then the function's own unprivileged uid and gid (no supplementary groups);
@@ -21,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import stat
 from typing import Any
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # x86_64 and the generic table (arm64)
@@ -108,8 +111,39 @@ def probe() -> tuple[int, str]:
     return abi, ""
 
 
+# the part of the plans every worker shares that this process's mount namespace already has
+# (``enter_base``: the zygote's), inherited by its forks; the error if entering it failed
+_entered: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+_base_error: str = ""
+
+
+def enter_base(base: dict[str, list[str]]) -> None:
+    """Give this process (the zygote) its own private mount namespace with ``base`` applied (masks over
+    folders workers may not search, the Python bound back read-only), once: each worker forked after it
+    starts from a copy and only adds what is its own (``/tmp``, the data folder's mask, its version).
+    A failure is kept and reported by every worker's :func:`apply`, which then refuses to run."""
+    global _entered, _base_error
+    if _entered is not None or _base_error:
+        return
+    libc = _libc()
+    try:
+        _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE, None)
+        _entered = ((), ())  # private from here on: a worker's copy needs no remount
+        old_umask = os.umask(0o022)
+        try:
+            _mask_and_bind(libc, base["masks"], base["binds"], None)
+        finally:
+            os.umask(old_umask)
+        _entered = (tuple(base["masks"]), tuple(base["binds"]))
+    except OSError as exc:
+        _base_error = f"the fork server's sandbox base: {exc}"
+
+
 def apply(plan: dict[str, Any], keep_fd: int) -> None:
     """Confine this process (see the module docstring). Irreversible; call once, in a fresh fork."""
+    if _base_error:
+        raise SandboxError(0, _base_error)
     libc = _libc()
     old_umask = os.umask(0o022)
     _mount_namespace(libc, plan)
@@ -137,13 +171,24 @@ def _mount(
 
 def _mount_namespace(libc: Any, plan: dict[str, Any]) -> None:
     _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE, None)
-    sources = {path: os.open(path, _O_PATH | os.O_CLOEXEC) for path in plan["binds"]}
+    masks, binds = plan["masks"], plan["binds"]
+    if _entered is None:  # no shared base: everything here
+        _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE, None)
+    else:  # a copy of the zygote's namespace, already private, with the shared masks and binds
+        masks = [m for m in masks if m not in _entered[0]]
+        binds = [b for b in binds if b not in _entered[1]]
+    _mask_and_bind(libc, masks, binds, f"size={int(plan['tmp_mb'])}m,mode=1777")
+
+
+def _mask_and_bind(libc: Any, masks: list[str], binds: list[str], scratch: str | None) -> None:
+    """tmpfs over ``masks`` (and ``/tmp``, sized by ``scratch``), then ``binds`` put back read-only at their
+    own paths (opened before anything is masked)."""
+    sources = {path: os.open(path, _O_PATH | os.O_CLOEXEC) for path in binds}
     try:
-        for mask in plan["masks"]:
+        for mask in masks:
             _mount(libc, "tmpfs", mask, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,mode=0755")
-        scratch = f"size={int(plan['tmp_mb'])}m,mode=1777"
-        _mount(libc, "tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, scratch)  # noqa: S108 - its own tmpfs
+        if scratch is not None:
+            _mount(libc, "tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, scratch)  # noqa: S108 - its own tmpfs
         for path, fd in sources.items():
             os.makedirs(path, 0o755, exist_ok=True)
             _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC, None)
@@ -201,7 +246,7 @@ def _allow(libc: Any, ruleset: int, path: str, access: int, optional: bool) -> N
             return
         raise
     try:
-        if not os.path.isdir(path):
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
             access &= EXECUTE | READ_FILE | WRITE_FILE | _TRUNCATE | _IOCTL_DEV
         rule = _PathBeneath(access, fd)
         _check(
