@@ -23,6 +23,7 @@ from turnout.store.rollouts import RolloutRecord
 FN = "orders"
 OLD, MIDDLE, NEW = "<7", ">=6,<8", ">=7"
 BROKEN = Metrics(baseline=Window(1000, {"E": 1}), candidate=Window(100, {"Function.Unhandled": 50}))
+QUIET = Metrics()
 PLAN = Plan(policy=Policy(Gates(max_error_rate=0.01, min_invocations=10)))
 
 
@@ -200,7 +201,7 @@ def test_route_inside_a_transaction_is_guarded_and_takes_force(kit3: Kit) -> Non
 # --- rollouts ----------------------------------------------------------------------------------------
 
 
-def tick(kit: Kit, record: RolloutRecord, metrics: Metrics = Metrics()) -> tuple[RolloutRecord, Decision]:
+def tick(kit: Kit, record: RolloutRecord, metrics: Metrics = QUIET) -> tuple[RolloutRecord, Decision]:
     def judge(current: RolloutRecord, now: datetime) -> Decision:
         return decide(current.rollout, metrics, current.plan.policy, now)
 
