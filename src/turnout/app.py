@@ -236,6 +236,9 @@ def create_app(
         lambda: supervisor.admission.queues,
         lambda: entry.counts,
     )
+    services.rollouts.blocked.append(
+        lambda function, alias: metrics.rollouts_blocked.labels(settings.node, function, alias).inc()
+    )
     windows = Windows()
     mirror = Mirror(gateway, windows)
     gateway.observers += [logs, metrics.observe, windows.observe, mirror.observe]

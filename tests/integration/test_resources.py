@@ -157,6 +157,12 @@ def test_a_failing_candidate_whose_baseline_became_incompatible_is_held_not_roll
     assert alias_target(client, fn) == split  # traffic stays where it was
     assert history(client, fn)[0]["action"] == "rollout"  # no rollback line
 
+    blocked = [
+        line
+        for line in client.get("/metrics").text.splitlines()
+        if line.startswith("turnout_rollouts_blocked_total{") and f'function="{fn}"' in line
+    ]
+    assert len(blocked) == 1 and 'alias="prod"' in blocked[0] and blocked[0].endswith(" 1.0"), blocked
     refused = client.post(f"/v1/functions/{fn}/aliases/prod/rollout/abort", json={})
     assert (refused.status_code, error_code(refused)) == (409, "Incompatible")
     aborted = client.post(f"/v1/functions/{fn}/aliases/prod/rollout/abort", json={"force": True})

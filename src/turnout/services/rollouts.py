@@ -47,7 +47,9 @@ class RolloutService:
         self.aliases = aliases
         # told (in the caller's thread) when an operator changed a rollout, so the controller acts at once
         self.wake: builtins.list[Callable[[], None]] = []
-        self.blocked_total = 0  # rollouts held because a move they decided was incompatible (a metric)
+        self.blocked_total = 0  # rollouts held because a move they decided was incompatible
+        # told (function, alias) after a rollout was held that way commits: the metric, alerts
+        self.blocked: builtins.list[Callable[[str, str], None]] = []
 
     def __repr__(self) -> str:
         return f"RolloutService({self.store!r})"
@@ -221,11 +223,17 @@ class RolloutService:
                 return None
             now = self.clock()
             decision = change(record, now)
-            decision = self._guard(tx, function, record, decision, now, operator, force)
+            guarded = self._guard(tx, function, record, decision, now, operator, force)
+            newly_blocked = guarded is not decision and guarded.rollout.history != record.rollout.history
+            decision = guarded
             if decision.routing is not None and self._route(tx, function, record, decision, actor, force):
                 tx.announce(record.function)
             tx.rollouts.save(record.id, decision.rollout, now)
             record = replace(record, rollout=decision.rollout, updated_at=now)
+        if newly_blocked:
+            self.blocked_total += 1
+            for hook in self.blocked:
+                hook(record.function, record.rollout.alias)
         return record, decision
 
     def _guard(
@@ -264,7 +272,6 @@ class RolloutService:
         blocked = machine.blocked(rollout, now, reason)
         if blocked.rollout.history != rollout.history:  # once, when it starts blocking
             log.warning("rollout %d of %s/%s: %s", record.id, function.name, rollout.alias, reason)
-            self.blocked_total += 1
         return blocked
 
     def _route(
