@@ -18,6 +18,7 @@ from turnout.domain.strategy import canary
 from turnout.errors import Incompatible, InvalidInput, InvalidName, ResourceNotFound
 from turnout.services.aliases import AliasChanges
 from turnout.services.rollouts import RolloutRequest
+from turnout.services.schedules import NewSchedule
 from turnout.store.rollouts import RolloutRecord
 
 FN = "orders"
@@ -126,6 +127,20 @@ def test_triggers_pinned_to_versions_and_rollouts_count_as_live(kit3: Kit) -> No
     kit3.services.rollouts.start(FN, "prod", RolloutRequest(2, canary(1000, 60), PLAN), "alice")
     plan = kit3.services.resources.set("orders-db", "7", "dba", dry_run=True)
     assert [(c.version, c.via) for c in plan.clashes] == [(2, ("rollout of prod",))]
+
+
+def test_routes_and_schedules_pinned_to_a_version_or_latest_count_as_live(kit3: Kit) -> None:
+    kit3.alias(FN, "prod", 3)
+    kit3.services.routes.add("GET", "/orders", FN, "2")
+    kit3.services.routes.add("GET", "/follows", FN, "prod")  # follows the alias: covered by it
+    kit3.deploy(FN, code("draft"), requires={"orders-db": "<7"})
+    kit3.services.schedules.add(NewSchedule("nightly", "rate(1 hour)", FN, None))
+    plan = kit3.services.resources.set("orders-db", "7", "dba", dry_run=True)
+    assert [(c.version, c.via) for c in plan.clashes] == [
+        (None, ("schedule nightly",)),
+        (2, ("route GET /orders",)),
+    ]
+    assert "$LATEST requires orders-db <7" in plan.clashes[0].describe()
 
 
 # --- moving traffic --------------------------------------------------------------------------------
