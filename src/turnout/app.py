@@ -22,6 +22,7 @@ from turnout.api import (
     nodes,
     observability,
     provisioning,
+    resources,
     rollouts,
     routes,
     schedules,
@@ -78,6 +79,7 @@ from turnout.services.functions import FunctionService
 from turnout.services.policies import PolicyService
 from turnout.services.provisioning import ProvisioningService
 from turnout.services.queue import EventQueue
+from turnout.services.resources import ResourceService
 from turnout.services.rollouts import RolloutService
 from turnout.services.routes import RouteService
 from turnout.services.schedules import ScheduleService
@@ -135,6 +137,7 @@ def build_services(
         secrets=SecretService(store, keyring, key_file, clock, changes),
         tags=TagService(store),
         policies=PolicyService(store, clock),
+        resources=ResourceService(store, clock),
     )
 
 
@@ -232,6 +235,9 @@ def create_app(
         lambda: logs.dropped,
         lambda: supervisor.admission.queues,
         lambda: entry.counts,
+    )
+    services.rollouts.blocked.append(
+        lambda function, alias: metrics.rollouts_blocked.labels(settings.node, function, alias).inc()
     )
     windows = Windows()
     mirror = Mirror(gateway, windows)
@@ -342,6 +348,7 @@ def create_app(
         provisioning,
         observability,
         secrets,
+        resources,
         *triggers,
     ):
         app.include_router(module.router)
@@ -415,6 +422,8 @@ def _blob_store(settings: Settings, store: Store, clock: Clock) -> BlobStore:
     shared = PostgresBlobStore(store, local, clock)
     shared.copy_local_bundles()
     return shared
+
+
 def _window_publisher(
     settings: Settings, store: Store, windows: Windows, node: str
 ) -> WindowPublisher | None:

@@ -58,6 +58,7 @@ def put_draft(
         timeout=body.timeout,
         memory=body.memory,
         idempotent=body.idempotent,
+        requires=body.requires,
     )
     function, created = svc.functions.put_draft(name, changes, if_match or body.revision_id)
     response.status_code = 201 if created else 200

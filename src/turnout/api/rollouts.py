@@ -31,7 +31,7 @@ LIMITS = {"max_error_rate", "max_p99_ms", "max_error_rate_increase", "max_p99_ra
 def start_rollout(
     name: str, alias: str, body: RolloutBody, request: Request, svc: ServicesDep, principal: Deployer
 ) -> dict[str, Any]:
-    record = svc.rollouts.start(name, alias, rollout_request(body), principal.name)
+    record = svc.rollouts.start(name, alias, rollout_request(body), principal.name, force=body.force)
     return rollout_json(record, request.app.state.controller)
 
 
@@ -64,7 +64,7 @@ def steer_rollout(
     principal: Deployer,
     body: RolloutActionBody | None = None,
 ) -> dict[str, Any]:
-    reason = (body or RolloutActionBody()).reason
+    reason, force = (body or RolloutActionBody()).reason, (body or RolloutActionBody()).force
     rollouts = svc.rollouts
     if action == "pause":
         record = rollouts.pause(name, alias, principal.name, reason)
@@ -73,7 +73,7 @@ def steer_rollout(
     elif action == "promote":
         record = rollouts.promote(name, alias, principal.name, reason)
     elif action == "abort":
-        record = rollouts.abort(name, alias, principal.name, reason)
+        record = rollouts.abort(name, alias, principal.name, reason, force)
     else:
         raise InvalidInput(f"unknown rollout action {action!r}: pause, resume, promote or abort")
     return rollout_json(record, request.app.state.controller)

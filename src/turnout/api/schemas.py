@@ -28,6 +28,11 @@ class DraftBody(_Body):
     idempotent: bool | None = Field(
         None, description="the handler may run twice for one request (allows shadow traffic in rollouts)"
     )
+    requires: dict[str, str] | None = Field(
+        None,
+        description="shared resources the code works with: name -> PEP 440 range; replaces the table",
+        examples=[{"orders-db": ">=6,<8"}],
+    )
     revision_id: str | None = Field(None, description="precondition: the draft's current revision id")
 
 
@@ -47,6 +52,15 @@ class AliasBody(_Body):
     secret_keys: list[str] | None = Field(None, description="settings to show masked")
     reason: str = ""
     revision_id: str | None = Field(None, description="precondition: the alias's current revision id")
+
+
+class ResourceBody(_Body):
+    """Record a shared resource's current version (PEP 440: ``7``, ``1.2``)."""
+
+    version: str | int = Field(description="the resource's version now, PEP 440", examples=["7"])
+    reason: str = ""
+    force: bool = Field(False, description="move it even though live versions require another range")
+    dry_run: bool = Field(False, description="list what the move would make incompatible; write nothing")
 
 
 class SwapBody(_Body):
@@ -127,7 +141,13 @@ class RolloutBody(_Body):
     max_hold_s: int = 600
     shadow: ShadowBody | None = None
     warm: bool = Field(True, description="warm candidate workers before each step")
+    force: bool = Field(
+        False, description="start although the candidate or baseline excludes a shared resource's version"
+    )
 
 
 class RolloutActionBody(_Body):
     reason: str = ""
+    force: bool = Field(
+        False, description="abort: give the baseline traffic back even if a shared resource excludes it"
+    )

@@ -28,7 +28,8 @@ ForceOption = Annotated[
     typer.Option(
         "--force",
         help="Abort a running rollout of this alias first (without it the change is refused with "
-        "RolloutInProgress).",
+        "RolloutInProgress), and send traffic to a version even if it does not accept a shared resource's "
+        "version (refused with Incompatible otherwise; the override is kept in the alias's history).",
     ),
 ]
 
@@ -248,7 +249,9 @@ def alias_history(
     rows = [
         (
             render.when(c["at"]),
-            c["action"] + (f" with {c['details']['with']}" if c["details"].get("with") else ""),
+            c["action"]
+            + (f" with {c['details']['with']}" if c["details"].get("with") else "")
+            + (" (forced past guard)" if c["details"].get("forced_past") else ""),
             c["actor"],
             f"{c['before_target'] or '-'} → {c['after_target'] or '-'}",
             c["reason"],
@@ -264,7 +267,12 @@ def swap(
     b: Annotated[str, typer.Argument(metavar="ALIAS_B", help="The other, e.g. prod.")],
     reason: ReasonOption = "",
     force: Annotated[
-        bool, typer.Option("--force", help="Abort a running rollout of either alias first.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Abort a running rollout of either alias first; swap even if a version does not accept "
+            "a shared resource's version (kept in the history).",
+        ),
     ] = False,
     output: OutputOption = Output.table,
 ) -> None:

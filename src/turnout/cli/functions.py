@@ -154,6 +154,11 @@ def _config_rows(config: dict[str, Any]) -> list[tuple[str, Any]]:
         ("timeout", f"{config['timeout']}s"),
         ("memory", f"{config['memory']} MB"),
         ("environment", render.pairs(config["environment"])),
+        *(
+            [("requires", "\n".join(f"{k} {v}" for k, v in config["requires"].items()))]
+            if config.get("requires")
+            else []
+        ),
     ]
 
 

@@ -21,6 +21,7 @@ from turnout.cli import (
     logs,
     nodes,
     provision,
+    resources,
     rollout,
     routes,
     schedules,
@@ -74,6 +75,7 @@ tokens.register(app)
 secrets.register(app)
 routes.register(app)
 schedules.register(app)
+resources.register(app)
 dlq.register(app)
 
 

@@ -15,7 +15,7 @@ from turnout.domain.config import DEFAULT_MEMORY, DEFAULT_TIMEOUT
 
 DEFAULT_HANDLER = "app.handler"
 FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-KEYS = ("name", "handler", "description", "timeout", "memory", "idempotent", "environment")
+KEYS = ("name", "handler", "description", "timeout", "memory", "idempotent", "environment", "requires")
 
 # file written by `init` -> template in turnout/scaffold
 TEMPLATES = {
@@ -38,6 +38,8 @@ class Project:
     memory: int = DEFAULT_MEMORY
     idempotent: bool = False
     environment: dict[str, str] = field(default_factory=dict)
+    # [requires]: shared resources the code works with, name -> PEP 440 range (checked by the server)
+    requires: dict[str, str] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
         """The draft configuration, as ``PUT /v1/functions/{name}`` takes it."""
@@ -48,6 +50,7 @@ class Project:
             "memory": self.memory,
             "idempotent": self.idempotent,
             "environment": dict(self.environment),
+            "requires": dict(self.requires),
         }
 
 
@@ -73,6 +76,7 @@ def load_project(folder: Path) -> Project:
         memory=_typed(path, data, "memory", int, DEFAULT_MEMORY),
         idempotent=_flag(path, data, "idempotent"),
         environment=_environment(path, data.get("environment", {})),
+        requires=_requires(path, data.get("requires", {})),
     )
 
 
@@ -102,6 +106,17 @@ def _environment(path: Path, table: Any) -> dict[str, str]:
         else:
             raise CliError("InvalidConfig", f"{path}: environment variable {key} must be text, got {value!r}")
     return environment
+
+
+def _requires(path: Path, table: Any) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise CliError("InvalidConfig", f'{path}: [requires] must be a table of resource = ">=6,<8"')
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise CliError(
+                "InvalidConfig", f'{path}: requires {key} must be a PEP 440 range in quotes, e.g. ">=6,<8"'
+            )
+    return dict(table)
 
 
 def check_name(name: str) -> str:

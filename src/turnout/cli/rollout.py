@@ -371,6 +371,14 @@ def start(
     no_warm: Annotated[
         bool, typer.Option("--no-warm", help="Do not warm the candidate's workers before each step.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Start although the candidate or the baseline does not accept a shared resource's current "
+            "version (refused with Incompatible otherwise); noted in the rollout's history.",
+        ),
+    ] = False,
     watch_it: WatchOption = False,
     output: OutputOption = Output.table,
 ) -> None:
@@ -411,6 +419,8 @@ def start(
         no_warm=no_warm,
     )
     body = start_body(options)
+    if force:
+        body["force"] = True
     with ApiClient.from_environ() as api:
         view = api.post(rollout_path(function, alias), json=body)
         if watch_it:
@@ -451,9 +461,12 @@ def status(
     render.show(*status_renderables(view))
 
 
-def _act(function: str, alias: str, action: str, done: str, reason: str, output: Output) -> None:
+def _act(
+    function: str, alias: str, action: str, done: str, reason: str, output: Output, force: bool = False
+) -> None:
+    body: dict[str, Any] = {**({"reason": reason} if reason else {}), **({"force": True} if force else {})}
     with ApiClient.from_environ() as api:
-        view = api.post(rollout_path(function, alias, action), json={"reason": reason} if reason else None)
+        view = api.post(rollout_path(function, alias, action), json=body or None)
     if output is Output.json:
         render.print_json(view)
         return
@@ -486,10 +499,21 @@ def promote(
 
 @rollout_app.command("abort")
 def abort(
-    function: FunctionArg, alias: AliasArg, reason: ReasonOption = "", output: OutputOption = Output.table
+    function: FunctionArg,
+    alias: AliasArg,
+    reason: ReasonOption = "",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Give the baseline its traffic back even if it no longer accepts a shared resource's "
+            "version (refused with Incompatible otherwise); recorded in the alias's history.",
+        ),
+    ] = False,
+    output: OutputOption = Output.table,
 ) -> None:
     """Stop the rollout and give the baseline all the traffic back."""
-    _act(function, alias, "abort", "aborted", reason, output)
+    _act(function, alias, "abort", "aborted", reason, output, force)
 
 
 @rollout_app.command("history")

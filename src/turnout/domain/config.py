@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from turnout.domain.compat import check_requires
 from turnout.domain.names import check_env_key, check_handler
 from turnout.domain.secrets import comparable, plain_size
 from turnout.errors import InvalidInput
@@ -36,6 +37,8 @@ class FunctionConfig:
     # the Lambda runtime a client declared (``python3.12``), echoed by the Lambda-compatible API; every
     # function runs on the server's Python whatever it says
     runtime: str | None = None
+    # shared resources this version works with: resource name -> PEP 440 specifier (``domain/compat.py``)
+    requires: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.runtime is not None and not _RUNTIME.fullmatch(self.runtime):
@@ -51,6 +54,7 @@ class FunctionConfig:
         if not isinstance(self.description, str) or len(self.description) > DESCRIPTION_MAX:
             raise InvalidInput(f"description must be text of at most {DESCRIPTION_MAX} characters")
         _check_environment(self.environment)
+        object.__setattr__(self, "requires", check_requires(self.requires))
 
     def with_changes(self, **changes: Any) -> FunctionConfig:
         """A copy with the given fields replaced; ``None`` values keep the current field."""
@@ -66,6 +70,7 @@ class FunctionConfig:
             # only when set, so the fingerprints of versions published before the field existed hold
             **({"idempotent": True} if self.idempotent else {}),
             **({"runtime": self.runtime} if self.runtime else {}),
+            **({"requires": dict(self.requires)} if self.requires else {}),
         }
 
     @classmethod
@@ -78,6 +83,7 @@ class FunctionConfig:
             memory=data.get("memory", DEFAULT_MEMORY),
             idempotent=data.get("idempotent", False),
             runtime=data.get("runtime"),
+            requires=data.get("requires", {}),
         )
 
 

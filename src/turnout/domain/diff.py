@@ -97,11 +97,17 @@ def _ensure_newline(line: str) -> str:
 def diff_config(before: FunctionConfig, after: FunctionConfig) -> tuple[ValueChange, ...]:
     """Changed configuration fields other than the environment."""
     old, new = before.to_json(), after.to_json()
-    return tuple(
+    fields = tuple(
         ValueChange(key, old[key], new[key])
         for key in ("handler", "description", "timeout", "memory")
         if old[key] != new[key]
     )
+    requires = tuple(
+        ValueChange(f"requires {name}", before.requires.get(name), after.requires.get(name))
+        for name in sorted(set(before.requires) | set(after.requires))
+        if before.requires.get(name) != after.requires.get(name)
+    )
+    return fields + requires
 
 
 def diff_environment(

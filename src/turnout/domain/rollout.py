@@ -392,6 +392,23 @@ def abort(rollout: Rollout, now: datetime, reason: str = "aborted by an operator
     return _roll_back(rollout, now, reason, {}, ends_as=State.ABORTED)
 
 
+def blocked(rollout: Rollout, now: datetime, reason: str) -> Decision:
+    """A move the compatibility guard refused (a rollback to a baseline that no longer accepts a shared
+    resource's version, a step to such a candidate): the alias stays where it is and the rollout holds,
+    ``paused`` with ``reason``, for an operator (abort with force, set the alias with force, or move the
+    resource back). A paused rollout whose gates still fail asks again each tick; the line is kept once."""
+    if rollout.state is State.PAUSED:
+        return _move(rollout, now, Action.HOLD, State.PAUSED, reason)
+    transition(rollout.state, State.PAUSED)
+    return _move(rollout, now, Action.HOLD, State.PAUSED, reason, paused_from=rollout.state, paused_at=now)
+
+
+def noted(rollout: Rollout, now: datetime, reason: str) -> Rollout:
+    """The rollout with a history line that changes nothing else (a forced start's override)."""
+    record = Record(now, Action.HOLD, rollout.state, rollout.step, None, reason)
+    return replace(rollout, history=(*rollout.history, record))
+
+
 def promote(rollout: Rollout, policy: Policy, now: datetime, reason: str = "promoted") -> Decision:
     """Skip what is left of the steps, bakes and gates (or the shadow phase): the candidate gets 100% now."""
     movable = (State.BAKING, State.STEPPING) + (() if policy.shadow_only else (State.SHADOW,))

@@ -129,6 +129,13 @@ class Metrics:
         self.errors = Counter(
             "turnout_errors", "Failed invocations by error code.", [*fv, "code"], registry=r
         )
+        self.rollouts_blocked = Counter(
+            "turnout_rollouts_blocked",
+            "Rollouts held (paused) because a move they decided - usually the automatic rollback - would "
+            "send traffic to a version that excludes a shared resource's version (docs/releases.md).",
+            ["node", "function", "alias"],
+            registry=r,
+        )
         self.duration = Histogram(
             "turnout_invocation_duration_seconds",
             "How long the handler ran (invocations that reached it).",

@@ -13,6 +13,7 @@ from turnout.errors import (
     Conflict,
     Forbidden,
     HostNotAllowed,
+    Incompatible,
     InvalidInput,
     InvalidRequestContent,
     NotFound,
@@ -53,6 +54,9 @@ _TABLE: tuple[tuple[type[TurnoutError], str, int], ...] = (
     (Forbidden, "AccessDeniedException", 403),
     (HostNotAllowed, "HostNotAllowedException", 421),
     (NotFound, "ResourceNotFoundException", 404),
+    # a version whose [requires] excludes a shared resource's version (docs/releases.md): a conflict with
+    # the state of another resource, as AWS answers a change that the function's state does not allow
+    (Incompatible, "ResourceConflictException", 409),
     (Conflict, "ResourceConflictException", 409),
     (PreconditionFailed, "PreconditionFailedException", 412),
     (RequestTooLarge, "RequestTooLargeException", 413),

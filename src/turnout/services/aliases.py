@@ -18,6 +18,7 @@ from turnout.errors import AliasInUse, AliasNotFound, InvalidInput, RolloutInPro
 from turnout.keyring import Keyring
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import check_revision, load_function
+from turnout.services.resources import forced_note, guard_routing, refuse
 from turnout.store import Store, Tx
 
 
@@ -58,7 +59,9 @@ class AliasService:
         force: bool = False,
     ) -> tuple[Alias, bool]:
         """Create or update an alias. Returns (alias, created). Moving an alias that a rollout is moving
-        is refused (``RolloutInProgress``) unless ``force``, which aborts the rollout first."""
+        is refused (``RolloutInProgress``) unless ``force``, which aborts the rollout first. Sending traffic
+        to a version that does not accept a shared resource's current version is refused
+        (``Incompatible``) unless ``force``, which records the override in the history line."""
         check_alias_name(name)
         _check_settings(changes)
         with self.store.write() as tx:
@@ -83,6 +86,11 @@ class AliasService:
             updated = replace(updated, settings=sealed)
             if not created and updated == current:
                 return current, False
+            before = None if created else current.routing
+            note: dict[str, object] = {}
+            if created or updated.routing != current.routing:
+                doing = f"pointing alias {name} of {function.name} at {updated.routing.describe()}"
+                reason, note = self._guard(tx, function, before, updated.routing, force, doing, reason)
             if not created and updated.routing != current.routing:
                 self._end_rollout(tx, function, name, actor, force)
             action = (
@@ -93,8 +101,7 @@ class AliasService:
                 else AliasAction.SETTINGS
             )
             saved = self._save(tx, function, updated, exists=not created)
-            before = None if created else current.routing
-            self._record(tx, function, name, action, before, saved.routing, actor, reason)
+            self._record(tx, function, name, action, before, saved.routing, actor, reason, note)
             return saved, created
 
     def get(self, function_name: str, name: str) -> Alias:
@@ -136,6 +143,13 @@ class AliasService:
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
             first, second = load_alias(tx, function, a), load_alias(tx, function, b)
+            reasons: dict[str, str] = {}
+            notes: dict[str, dict[str, object]] = {}
+            for old, new in ((first, second), (second, first)):
+                doing = f"swapping aliases {a} and {b} of {function.name}"
+                reasons[old.name], notes[old.name] = self._guard(
+                    tx, function, old.routing, new.routing, force, doing, reason
+                )
             for name in (a, b):
                 self._end_rollout(tx, function, name, actor, force)
             new_first = self._save(tx, function, replace(first, routing=second.routing), exists=True)
@@ -149,8 +163,8 @@ class AliasService:
                     old.routing,
                     new.routing,
                     actor,
-                    reason,
-                    {"with": other},
+                    reasons[old.name],
+                    {"with": other, **notes[old.name]},
                 )
             return new_first, new_second
 
@@ -175,8 +189,12 @@ class AliasService:
             if target == current.routing:
                 return current
             _check_versions_exist(tx, function, target)
+            doing = f"rolling alias {name} of {function.name} back to {target.describe()}"
+            reason, note = self._guard(tx, function, current.routing, target, force, doing, reason)
             saved = self._save(tx, function, replace(current, routing=target), exists=True)
-            self._record(tx, function, name, AliasAction.ROLLBACK, current.routing, target, actor, reason)
+            self._record(
+                tx, function, name, AliasAction.ROLLBACK, current.routing, target, actor, reason, note
+            )
             return saved
 
     def history(self, function_name: str, name: str, limit: int = 100) -> builtins.list[AliasChange]:
@@ -194,11 +212,40 @@ class AliasService:
         reason: str,
         action: AliasAction,
         details: Mapping[str, object],
+        *,
+        force: bool = False,
     ) -> Alias:
-        """Point ``alias`` at ``routing`` inside the caller's transaction (a rollout's step or rollback)."""
+        """Point ``alias`` at ``routing`` inside the caller's transaction (a rollout's step or rollback, a
+        release). Versions that gain traffic must accept the shared resources' current versions
+        (``Incompatible`` otherwise, nothing written); ``force`` goes past that and says so in the history."""
+        doing = f"moving alias {alias.name} of {function.name} to {routing.describe()}"
+        reason, note = self._guard(tx, function, alias.routing, routing, force, doing, reason)
         saved = self._save(tx, function, replace(alias, routing=routing), exists=True)
-        self._record(tx, function, alias.name, action, alias.routing, routing, actor, reason, details)
+        self._record(
+            tx, function, alias.name, action, alias.routing, routing, actor, reason, {**details, **note}
+        )
         return saved
+
+    def _guard(
+        self,
+        tx: Tx,
+        function: Function,
+        before: Routing | None,
+        after: Routing,
+        force: bool,
+        doing: str,
+        reason: str,
+    ) -> tuple[str, dict[str, object]]:
+        """The compatibility guard of one alias move: refuses it (``Incompatible``) unless ``force``; a
+        forced move gets the override in its reason and details (the history line shows it)."""
+        _check_versions_exist(tx, function, after)
+        found = guard_routing(tx, function, before, after)
+        if not found:
+            return reason, {}
+        if not force:
+            raise refuse(found, doing)
+        note = forced_note(found)
+        return (f"{reason} [{note}]" if reason else note), {"forced_past": [c.to_json() for c in found]}
 
     def _end_rollout(self, tx: Tx, function: Function, name: str, actor: str, force: bool) -> None:
         """A change by hand to an alias a rollout is moving: refused, or (``force``) the rollout is aborted

@@ -29,6 +29,7 @@ class DraftChanges:
     timeout: int | None = None
     memory: int | None = None
     idempotent: bool | None = None
+    requires: Mapping[str, str] | None = None  # shared resources and their ranges; {} clears them
     runtime: str | None = None
 
 
@@ -98,6 +99,7 @@ class FunctionService:
             memory=changes.memory,
             idempotent=changes.idempotent,
             runtime=changes.runtime,
+            requires=changes.requires,
         )
         manifest = _checked_manifest(tx, changes.bundle_sha256, config)
         return tx.functions.insert(
@@ -113,6 +115,7 @@ class FunctionService:
             memory=changes.memory,
             idempotent=changes.idempotent,
             runtime=changes.runtime,
+            requires=changes.requires,
         )
         sha256 = changes.bundle_sha256 or current.bundle_sha256
         manifest = _checked_manifest(tx, sha256, config)

@@ -22,6 +22,7 @@ from turnout.errors import InvalidAliasTarget, InvalidInput, RolloutInProgress, 
 from turnout.services.aliases import AliasService, load_alias
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import load_function
+from turnout.services.resources import forced_note, guard_routing, guard_versions, refuse
 from turnout.services.versions import load_version
 from turnout.store import Store, Tx
 from turnout.store.rollouts import RolloutRecord
@@ -46,14 +47,25 @@ class RolloutService:
         self.aliases = aliases
         # told (in the caller's thread) when an operator changed a rollout, so the controller acts at once
         self.wake: builtins.list[Callable[[], None]] = []
+        self.blocked_total = 0  # rollouts held because a move they decided was incompatible
+        # told (function, alias) after a rollout was held that way commits: the metric, alerts
+        self.blocked: builtins.list[Callable[[str, str], None]] = []
 
     def __repr__(self) -> str:
         return f"RolloutService({self.store!r})"
 
     def start(
-        self, function_name: str, alias_name: str, request: RolloutRequest, actor: str
+        self,
+        function_name: str,
+        alias_name: str,
+        request: RolloutRequest,
+        actor: str,
+        *,
+        force: bool = False,
     ) -> RolloutRecord:
-        """Record a new ``pending`` rollout; nothing moves until the controller's first tick."""
+        """Record a new ``pending`` rollout; nothing moves until the controller's first tick. Both the
+        candidate and the baseline (which a rollback gives traffic back to) must accept the shared
+        resources' current versions: ``Incompatible`` otherwise, unless ``force`` (noted in its history)."""
         check_alias_name(alias_name)
         with self.store.write() as tx:
             function = load_function(tx, function_name, lock=True)
@@ -80,8 +92,15 @@ class RolloutService:
                     load_version(tx, checked, parse_version_number(qualifier, reference))
                 elif qualifier is not None:
                     load_alias(tx, checked, qualifier)
+            found = guard_versions(tx, function, (baseline, request.to))
+            if found and not force:
+                raise refuse(
+                    found, f"rollout of {function_name} alias {alias_name} ({baseline} → {request.to})"
+                )
             now = self.clock()
             rollout = machine.start(alias_name, baseline, request.to, request.strategy, now)
+            if found:
+                rollout = machine.noted(rollout, now, f"started by {actor}, {forced_note(found)}")
             rollout_id = tx.rollouts.insert(function.id, rollout, request.plan, actor, now)
             record = tx.rollouts.get(rollout_id)
         assert record is not None
@@ -153,10 +172,14 @@ class RolloutService:
             lambda r, now: machine.promote(r.rollout, r.plan.policy, now, why),
         )
 
-    def abort(self, function_name: str, alias_name: str, actor: str, reason: str = "") -> RolloutRecord:
+    def abort(
+        self, function_name: str, alias_name: str, actor: str, reason: str = "", force: bool = False
+    ) -> RolloutRecord:
+        """Give the baseline its traffic back. When the baseline no longer accepts a shared resource's
+        version this is refused (``Incompatible``) unless ``force``, recorded in the alias's history."""
         why = reason or f"aborted by {actor}"
         return self._operate(
-            function_name, alias_name, actor, lambda r, now: machine.abort(r.rollout, now, why)
+            function_name, alias_name, actor, lambda r, now: machine.abort(r.rollout, now, why), force
         )
 
     def _operate(
@@ -165,6 +188,7 @@ class RolloutService:
         alias_name: str,
         actor: str,
         change: Callable[[RolloutRecord, datetime], Decision],
+        force: bool = False,
     ) -> RolloutRecord:
         with self.store.read() as tx:
             function = load_function(tx, function_name)
@@ -172,14 +196,20 @@ class RolloutService:
             running = tx.rollouts.active(function.id, check_alias_name(alias_name))
         if running is None:
             raise RolloutNotFound(f"alias {alias_name!r} of {function_name!r} has no rollout running")
-        done = self._change(running.id, change, actor)
+        done = self._change(running.id, change, actor, operator=True, force=force)
         if done is None:
             raise RolloutNotFound(f"the rollout of {alias_name!r} of {function_name!r} has just finished")
         self._wake()
         return done[0]
 
     def _change(
-        self, rollout_id: int, change: Callable[[RolloutRecord, datetime], Decision], actor: str
+        self,
+        rollout_id: int,
+        change: Callable[[RolloutRecord, datetime], Decision],
+        actor: str,
+        *,
+        operator: bool = False,
+        force: bool = False,
     ) -> tuple[RolloutRecord, Decision] | None:
         with self.store.read() as tx:
             found = tx.rollouts.get(rollout_id)
@@ -193,14 +223,65 @@ class RolloutService:
                 return None
             now = self.clock()
             decision = change(record, now)
-            if decision.routing is not None and self._route(tx, function, record, decision, actor):
+            guarded = self._guard(tx, function, record, decision, now, operator, force)
+            newly_blocked = guarded is not decision and guarded.rollout.history != record.rollout.history
+            decision = guarded
+            if decision.routing is not None and self._route(tx, function, record, decision, actor, force):
                 tx.announce(record.function)
             tx.rollouts.save(record.id, decision.rollout, now)
             record = replace(record, rollout=decision.rollout, updated_at=now)
+        if newly_blocked:
+            self.blocked_total += 1
+            for hook in self.blocked:
+                hook(record.function, record.rollout.alias)
         return record, decision
 
+    def _guard(
+        self,
+        tx: Tx,
+        function: Function,
+        record: RolloutRecord,
+        decision: Decision,
+        now: datetime,
+        operator: bool,
+        force: bool,
+    ) -> Decision:
+        """The compatibility guard of a decision that moves traffic. An operator's move is refused
+        (``Incompatible``) unless forced; the controller's own (an automatic rollback, a step) never sends
+        traffic to an incompatible version: the rollout is held, paused with the reason, for an operator."""
+        if decision.routing is None or force:
+            return decision
+        alias = load_alias(tx, function, record.rollout.alias)
+        found = guard_routing(tx, function, alias.routing, decision.routing)
+        if not found:
+            return decision
+        rollout = record.rollout
+        moving = (
+            f"rollback to {rollout.baseline}"
+            if decision.action is Action.ROLL_BACK
+            else f"{decision.action.value} to {decision.routing.describe()}"
+        )
+        if operator:
+            raise refuse(found, f"{moving} of alias {rollout.alias} of {function.name}")
+        why = "; ".join(f"{c.resource} is {c.current}, {c.label} requires {c.specifier}" for c in found)
+        reason = (
+            f"{moving} blocked: {why} (cause: {decision.reason}); the alias stays at "
+            f"{alias.routing.describe()} until an operator acts: `turnout rollout abort --force`, "
+            "`turnout alias set --force`, or `turnout resource set` back into range"
+        )
+        blocked = machine.blocked(rollout, now, reason)
+        if blocked.rollout.history != rollout.history:  # once, when it starts blocking
+            log.warning("rollout %d of %s/%s: %s", record.id, function.name, rollout.alias, reason)
+        return blocked
+
     def _route(
-        self, tx: Tx, function: Function, record: RolloutRecord, decision: Decision, actor: str
+        self,
+        tx: Tx,
+        function: Function,
+        record: RolloutRecord,
+        decision: Decision,
+        actor: str,
+        force: bool = False,
     ) -> bool:
         alias = load_alias(tx, function, record.rollout.alias)
         assert decision.routing is not None
@@ -208,7 +289,9 @@ class RolloutService:
             return False
         action = AliasAction.ROLLBACK if decision.action is Action.ROLL_BACK else AliasAction.ROLLOUT
         details = {"rollout": record.id, "figures": decision.figures}
-        self.aliases.route(tx, function, alias, decision.routing, actor, decision.reason, action, details)
+        self.aliases.route(
+            tx, function, alias, decision.routing, actor, decision.reason, action, details, force=force
+        )
         return True
 
     def _wake(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -403,4 +404,31 @@ keyring = Table(
     Column("check_value", Text, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("rotated_at", Timestamp, nullable=True),
+)
+
+# Shared resources (``domain/compat.py``): a name and its current PEP 440 version, as text; and the
+# history of its moves, like an alias's (``forced``: a move past the compatibility guard).
+resources = Table(
+    "resources",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", String(64), nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+resource_history = Table(
+    "resource_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resource", String(64), ForeignKey("resources.name", ondelete="CASCADE"), nullable=False),
+    Column("before", String(64), nullable=True),
+    Column("after", String(64), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("forced", Boolean, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Index("ix_resource_history_resource", "resource", "id"),
 )

@@ -23,6 +23,7 @@ from turnout.store.keyring import KeyringRows
 from turnout.store.nodes import NodeRows
 from turnout.store.policies import PolicyRows
 from turnout.store.provisioned import ProvisionedRows
+from turnout.store.resources import ResourceRows
 from turnout.store.rollouts import RolloutRows
 from turnout.store.routes import RouteRows
 from turnout.store.schedules import ScheduleRows
@@ -60,6 +61,7 @@ class Tx:
         self.changes = ChangeRows(conn)
         self.nodes = NodeRows(conn)
         self.window_buckets = WindowBucketRows(conn)
+        self.resources = ResourceRows(conn)
         self.announced: Announced = []
 
     def announce(self, key: str, topic: str = FUNCTION) -> None:
