@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from turnout.errors import SandboxUnavailable
+from turnout.runtime import isolation
 from turnout.runtime.isolation import Isolation, SandboxStatus, decide, uid_for
 from turnout.settings import Settings
 
@@ -46,3 +47,8 @@ def test_the_plan_masks_the_data_folder_and_puts_back_only_the_version(tmp_path:
     assert all(not m.startswith("/tmp/") for m in plan["masks"])  # under /tmp: the worker's own tmpfs
     assert Isolation(SandboxStatus("off", False), data, 1000, 10, 64).plan("fn", code, None) is None
     assert any(sys.base_prefix.startswith(p) or p.startswith(sys.base_prefix) for p in plan["read"])
+
+
+def test_outermost_keeps_only_folders_no_other_one_contains() -> None:
+    paths = ["/a/c", "/a-b", "/a", "/a/c/d", "/b/x", "/b/x", "/ab"]
+    assert isolation._outermost(paths) == ["/a", "/a-b", "/ab", "/b/x"]

@@ -88,7 +88,8 @@ class Isolation:
         if not self.status.active:
             return None
         python = _python_folders()
-        exposed = [os.path.realpath(p) for p in [code_dir, *([layer_dir] if layer_dir else [])]] + python
+        version = [os.path.realpath(p) for p in [code_dir, *([layer_dir] if layer_dir else [])]]
+        exposed = version + python
         # a virtualenv is bound back whole when hidden (e.g. under /tmp); Landlock still lets the worker
         # read only its pyvenv.cfg and bin/, not the platform's packages
         mounted = exposed + _venv_root()
@@ -100,9 +101,9 @@ class Isolation:
             "tmp_mb": self.tmp_mb,
             "masks": masks,
             "binds": binds,
-            "base": self._base(masks, binds, exposed[: len(exposed) - len(python)]),
+            "base": self._base(masks, binds, version),
             "read": _outermost([*_system_read(), *exposed, *_venv_files()]),
-            "cwd": os.path.realpath(code_dir),
+            "cwd": version[0],
         }
 
     def _base(self, masks: list[str], binds: list[str], version: list[str]) -> dict[str, list[str]]:
@@ -168,6 +169,10 @@ def _under(path: str, folder: str) -> bool:
 
 
 def _outermost(paths: list[str]) -> list[str]:
-    """``paths`` without those inside another one of them, sorted."""
-    unique = sorted(set(paths))
-    return [p for p in unique if not any(q != p and _under(p, q) for q in unique)]
+    """``paths`` without those inside another one of them, sorted (by their parts, so that what lies
+    inside a folder comes right after it: one pass, as this runs for every new worker)."""
+    kept: list[str] = []
+    for path in sorted(set(paths), key=lambda p: p.split("/")):
+        if not kept or not _under(path, kept[-1]):
+            kept.append(path)
+    return sorted(kept)
