@@ -106,10 +106,9 @@ class StepBody(_Body):
     bake_s: int = Field(0, description="how long the step bakes, seconds")
 
 
-class RolloutBody(_Body):
-    """Start a rollout of an alias to version ``to``. Omitted fields take the documented defaults."""
+class RolloutPlanBody(_Body):
+    """How a rollout moves traffic and judges it (a rollout's, or every member's of a release rollout)."""
 
-    to: VersionNumber = Field(description="the candidate version")
     strategy: str = Field(
         "canary", description="all-at-once, canary, linear, steps, blue-green, or a CodeDeploy preset name"
     )
@@ -127,6 +126,32 @@ class RolloutBody(_Body):
     max_hold_s: int = 600
     shadow: ShadowBody | None = None
     warm: bool = Field(True, description="warm candidate workers before each step")
+
+
+class RolloutBody(RolloutPlanBody):
+    """Start a rollout of an alias to version ``to``. Omitted fields take the documented defaults."""
+
+    to: VersionNumber = Field(description="the candidate version")
+
+
+class ReleaseMemberBody(_Body):
+    function: str
+    alias: str
+    version: VersionNumber
+
+
+class ReleaseBody(_Body):
+    """Create a release: move every member's alias at once, or (with ``rollout``) as one rollout in step."""
+
+    name: str
+    members: list[ReleaseMemberBody] = Field(description="function, alias and version of each member")
+    reason: str = ""
+    rollout: RolloutPlanBody | None = Field(None, description="run the release as a rollout of every member")
+
+
+class ReleaseRollbackBody(_Body):
+    reason: str = ""
+    force: bool = Field(False, description="roll back even the aliases moved since the release")
 
 
 class RolloutActionBody(_Body):

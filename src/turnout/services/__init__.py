@@ -14,6 +14,7 @@ from turnout.services.functions import FunctionService
 from turnout.services.policies import PolicyService
 from turnout.services.provisioning import ProvisioningService
 from turnout.services.queue import EventQueue
+from turnout.services.releases import ReleaseService
 from turnout.services.rollouts import RolloutService
 from turnout.services.routes import RouteService
 from turnout.services.schedules import ScheduleService
@@ -42,3 +43,4 @@ class Services:
     secrets: SecretService
     tags: TagService
     policies: PolicyService
+    releases: ReleaseService
