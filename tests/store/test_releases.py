@@ -5,8 +5,10 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -26,10 +28,12 @@ from turnout.errors import (
     InvalidAliasTarget,
     InvalidInput,
     InvalidName,
+    InvalidRolloutTransition,
     NothingToRollBack,
     PreconditionFailed,
     ReleaseNotFound,
     RolloutInProgress,
+    RolloutNotFound,
     VersionNotFound,
 )
 from turnout.services.releases import ReleaseView
@@ -287,3 +291,54 @@ def test_a_release_rollout_needs_each_alias_on_one_version_and_no_rollout_runnin
     with pytest.raises(RolloutInProgress, match="abort one of its members' rollouts"):
         trio.services.releases.rollback("checkout", "bob")
     assert [r.release.name for r in trio.services.releases.list()] == ["checkout"]
+
+
+def test_a_member_cannot_be_promoted_alone_and_its_abort_takes_the_release_back(trio: Kit) -> None:
+    view = release_rollout(trio)
+    tick(trio, view, {name: Metrics() for name in FUNCTIONS})
+    with pytest.raises(InvalidRolloutTransition, match="cannot be promoted alone"):
+        trio.services.rollouts.promote("web", "prod", "ops")
+    assert targets(trio) == {name: "1 (90%), 2 (10%)" for name in FUNCTIONS}
+
+    trio.services.rollouts.abort("web", "prod", "ops", "wrong build")
+    assert targets(trio) == {"api": "1 (90%), 2 (10%)", "web": "1", "worker": "1 (90%), 2 (10%)"}
+    trio.clock.advance(1)
+    tick(trio, view, {name: HEALTHY for name in FUNCTIONS})  # the next tick takes the others back
+    assert targets(trio) == {name: "1" for name in FUNCTIONS}
+    trio.clock.advance(1)
+    tick(trio, view, {name: HEALTHY for name in FUNCTIONS})
+    assert states(trio) == (ReleaseState.ABORTED, ["rolled-back", "aborted", "rolled-back"])
+    assert "wrong build" in trio.services.aliases.history("api", "prod", 1)[0].reason
+
+
+def test_ticks_from_two_nodes_and_an_operator_at_once_serialize(trio: Kit) -> None:
+    """Two controllers (a lease handed over mid-tick) and an operator's abort at the same time: no
+    deadlock, no lost update - the release ends rolled back as one."""
+    view = release_rollout(trio)
+    tick(trio, view, {name: Metrics() for name in FUNCTIONS})
+    errors: list[BaseException] = []
+
+    def run(action: Callable[[], object]) -> None:
+        try:
+            for _ in range(5):
+                action()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(exc)
+
+    def abort() -> None:
+        with contextlib.suppress(RolloutNotFound, InvalidRolloutTransition):  # already on its way back
+            trio.services.rollouts.abort("api", "prod", "ops")
+
+    def advance() -> None:
+        trio.services.releases.advance(view.release.id, healthy_judge)
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in (advance, advance, abort)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    while trio.services.releases.advance(view.release.id, healthy_judge) is not None:
+        trio.clock.advance(1)
+    assert targets(trio) == {name: "1" for name in FUNCTIONS}
+    assert states(trio)[0] in (ReleaseState.ABORTED, ReleaseState.ROLLED_BACK)
