@@ -22,6 +22,7 @@ from turnout.api import (
     nodes,
     observability,
     provisioning,
+    releases,
     resources,
     rollouts,
     routes,
@@ -79,6 +80,7 @@ from turnout.services.functions import FunctionService
 from turnout.services.policies import PolicyService
 from turnout.services.provisioning import ProvisioningService
 from turnout.services.queue import EventQueue
+from turnout.services.releases import ReleaseService
 from turnout.services.resources import ResourceService
 from turnout.services.rollouts import RolloutService
 from turnout.services.routes import RouteService
@@ -117,6 +119,7 @@ def build_services(
     aliases = AliasService(store, clock, keyring, changes)
     tokens = TokenService(store, clock, settings.token_cache_seconds)
     changes.subscribe(tokens.forget, TOKENS)
+    rollouts = RolloutService(store, clock, changes, aliases)
     return Services(
         bundles=BundleService(store, blobs, limits, clock),
         functions=FunctionService(store, clock, keyring, changes),
@@ -128,7 +131,7 @@ def build_services(
         tokens=tokens,
         changes=changes,
         provisioning=ProvisioningService(store, clock, changes),
-        rollouts=RolloutService(store, clock, changes, aliases),
+        rollouts=rollouts,
         function_urls=FunctionUrlService(store, clock, changes),
         routes=RouteService(store, clock, changes),
         schedules=ScheduleService(store, clock, changes),
@@ -138,6 +141,7 @@ def build_services(
         tags=TagService(store),
         policies=PolicyService(store, clock),
         resources=ResourceService(store, clock),
+        releases=ReleaseService(store, clock, aliases, rollouts),
     )
 
 
@@ -255,6 +259,7 @@ def create_app(
             lease_s=max(15.0, settings.rollout_tick_ms / 1000 * 5),
             node=settings.node,
         ),
+        services.releases,
     )
     services.rollouts.wake.append(controller.wake)
     scheduler = Scheduler(services, entry, settings, clock)
@@ -343,6 +348,7 @@ def create_app(
         functions,
         aliases,
         rollouts,
+        releases,
         tokens,
         invoke,
         provisioning,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from turnout.api.deps import Deployer, Reader, ServicesDep
-from turnout.api.schemas import HookBody, RolloutActionBody, RolloutBody
+from turnout.api.schemas import HookBody, RolloutActionBody, RolloutBody, RolloutPlanBody
 from turnout.domain.gates import Gates, Metrics, Window
 from turnout.domain.plan import Hook, Plan, Shadow
 from turnout.domain.rollout import Policy
@@ -81,6 +81,11 @@ def steer_rollout(
 
 def rollout_request(body: RolloutBody) -> RolloutRequest:
     """The service's request from the API body: the strategy built, the gates and hooks checked."""
+    return plan_request(body, body.to)
+
+
+def plan_request(body: RolloutPlanBody, to: int) -> RolloutRequest:
+    """A rollout's strategy and plan from the API body, with ``to`` as the candidate."""
     strategy = build(
         body.strategy,
         weight_bp=_bp(body.weight),
@@ -120,7 +125,7 @@ def rollout_request(body: RolloutBody) -> RolloutRequest:
         window_s=body.window_s,
         warm=body.warm,
     )
-    return RolloutRequest(body.to, strategy, plan)
+    return RolloutRequest(to, strategy, plan)
 
 
 def rollout_json(record: RolloutRecord, controller: RolloutController) -> dict[str, Any]:

@@ -120,10 +120,9 @@ class StepBody(_Body):
     bake_s: int = Field(0, description="how long the step bakes, seconds")
 
 
-class RolloutBody(_Body):
-    """Start a rollout of an alias to version ``to``. Omitted fields take the documented defaults."""
+class RolloutPlanBody(_Body):
+    """How a rollout moves traffic and judges it (a rollout's, or every member's of a release rollout)."""
 
-    to: VersionNumber = Field(description="the candidate version")
     strategy: str = Field(
         "canary", description="all-at-once, canary, linear, steps, blue-green, or a CodeDeploy preset name"
     )
@@ -143,6 +142,39 @@ class RolloutBody(_Body):
     warm: bool = Field(True, description="warm candidate workers before each step")
     force: bool = Field(
         False, description="start although the candidate or baseline excludes a shared resource's version"
+    )
+
+
+class RolloutBody(RolloutPlanBody):
+    """Start a rollout of an alias to version ``to``. Omitted fields take the documented defaults."""
+
+    to: VersionNumber = Field(description="the candidate version")
+
+
+class ReleaseMemberBody(_Body):
+    function: str
+    alias: str
+    version: VersionNumber
+
+
+class ReleaseBody(_Body):
+    """Create a release: move every member's alias at once, or (with ``rollout``) as one rollout in step."""
+
+    name: str
+    members: list[ReleaseMemberBody] = Field(description="function, alias and version of each member")
+    reason: str = ""
+    rollout: RolloutPlanBody | None = Field(None, description="run the release as a rollout of every member")
+    force: bool = Field(
+        False, description="go past the compatibility guard (a member's version out of a resource's range)"
+    )
+
+
+class ReleaseRollbackBody(_Body):
+    reason: str = ""
+    force: bool = Field(
+        False,
+        description="roll back even the aliases moved since the release, or to versions out of a shared "
+        "resource's range",
     )
 
 

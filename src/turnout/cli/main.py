@@ -21,6 +21,7 @@ from turnout.cli import (
     logs,
     nodes,
     provision,
+    release,
     resources,
     rollout,
     routes,
@@ -70,6 +71,7 @@ nodes.register(app)
 provision.register(app)
 aliases.register(app)
 rollout.register(app)
+release.register(app)
 functions.register_cleanup(app)
 tokens.register(app)
 secrets.register(app)

@@ -409,6 +409,13 @@ def noted(rollout: Rollout, now: datetime, reason: str) -> Rollout:
     return replace(rollout, history=(*rollout.history, record))
 
 
+def roll_back(rollout: Rollout, now: datetime, reason: str) -> Decision:
+    """Give the baseline all its traffic back now (another member of its release failed); the next tick
+    ends the rollout ``rolled-back``."""
+    transition(rollout.state, State.ROLLING_BACK)
+    return _roll_back(rollout, now, reason, {})
+
+
 def promote(rollout: Rollout, policy: Policy, now: datetime, reason: str = "promoted") -> Decision:
     """Skip what is left of the steps, bakes and gates (or the shadow phase): the candidate gets 100% now."""
     movable = (State.BAKING, State.STEPPING) + (() if policy.shadow_only else (State.SHADOW,))

@@ -39,6 +39,7 @@ from turnout.gateway.shadow import Mirror, Mirroring
 from turnout.gateway.window import SHADOW, WindowView
 from turnout.runtime.pool import Pool
 from turnout.runtime.supervisor import Outcome
+from turnout.services.releases import ReleaseService
 from turnout.services.rollouts import RolloutService
 from turnout.services.tokens import Principal
 from turnout.store.rollouts import RolloutRecord
@@ -64,8 +65,10 @@ class RolloutController:
         mirror: Mirror,
         clock: Clock,
         settings: ControllerSettings,
+        releases: ReleaseService | None = None,
     ) -> None:
         self.service = service
+        self.releases = releases
         self.entry, self.gateway = entry, entry.gateway
         self.windows = windows
         self.mirror = mirror
@@ -117,13 +120,26 @@ class RolloutController:
 
     async def tick_all(self) -> None:
         mine: set[int] = set()
+        releases: dict[int, list[RolloutRecord]] = {}
         for record in await asyncio.to_thread(self.service.running):
+            if record.release_id is not None:  # a release's member: decided only with the others
+                if self.releases is not None:
+                    releases.setdefault(record.release_id, []).append(record)
+                continue
             claimed = await asyncio.to_thread(
                 self.service.claim, record.id, self.settings.node, self.settings.lease_s
             )
             if claimed:
                 mine.add(record.id)
                 await self.tick(record)
+        for release_id, members in releases.items():
+            # one lease per release: its oldest running member's; the node holding it decides every member
+            claimed = await asyncio.to_thread(
+                self.service.claim, members[0].id, self.settings.node, self.settings.lease_s
+            )
+            if claimed:
+                mine.update(m.id for m in members)
+                await self.tick_release(release_id, members)
         for gone in self._mine - mine:
             self._forget(gone)
         self._mine = mine
@@ -148,6 +164,43 @@ class RolloutController:
         if decision.action is not Action.HOLD or decision.state is not State.BAKING:
             log.info("rollout %d of %s/%s: %r", record.id, record.function, record.rollout.alias, decision)
         await self._act(record, decision)
+
+    async def tick_release(self, release_id: int, members: list[RolloutRecord]) -> None:
+        """One tick of a release rollout: every member's own decision from its own windows and checks,
+        coordinated and applied by the release service in one transaction (members move in step, and
+        one member going back takes them all back)."""
+        assert self.releases is not None
+        now = self.clock()
+        observed = {
+            m.id: (self.metrics(m, now), self._result(m.id, "pre"), self._result(m.id, "post"))
+            for m in members
+        }
+
+        def decide(current: RolloutRecord, at: datetime) -> Decision:
+            metrics, pre, post = observed.get(current.id, (Metrics(), None, None))
+            policy = current.plan.policy
+            return machine.decide(current.rollout, metrics, policy, at, pre_hook=pre, post_hook=post)
+
+        for member in members:
+            preview = decide(member, now)
+            if preview.action in (Action.SET_WEIGHTS, Action.PROMOTE) and member.plan.warm:
+                await self._warm_for(member, preview)
+        done = await asyncio.to_thread(self.releases.advance, release_id, decide)
+        if done is None:
+            for member in members:
+                self._forget(member.id)
+            return
+        for record, decision in done:
+            if decision.action is not Action.HOLD or decision.state is not State.BAKING:
+                log.info(
+                    "release %d, rollout %d of %s/%s: %r",
+                    release_id,
+                    record.id,
+                    record.function,
+                    record.rollout.alias,
+                    decision,
+                )
+            await self._act(record, decision)
 
     def metrics(self, record: RolloutRecord, now: datetime) -> Metrics:
         """The windows the gates judge: both versions over the same span, and the custom gate's result."""

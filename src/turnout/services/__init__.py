@@ -14,6 +14,7 @@ from turnout.services.functions import FunctionService
 from turnout.services.policies import PolicyService
 from turnout.services.provisioning import ProvisioningService
 from turnout.services.queue import EventQueue
+from turnout.services.releases import ReleaseService
 from turnout.services.resources import ResourceService
 from turnout.services.rollouts import RolloutService
 from turnout.services.routes import RouteService
@@ -44,3 +45,4 @@ class Services:
     tags: TagService
     policies: PolicyService
     resources: ResourceService
+    releases: ReleaseService

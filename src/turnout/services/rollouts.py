@@ -18,7 +18,13 @@ from turnout.domain.plan import Plan, check_reference
 from turnout.domain.rollout import Action, Decision, Rollout
 from turnout.domain.strategy import Strategy
 from turnout.domain.version_number import looks_numeric, parse_version_number
-from turnout.errors import InvalidAliasTarget, InvalidInput, RolloutInProgress, RolloutNotFound
+from turnout.errors import (
+    InvalidAliasTarget,
+    InvalidInput,
+    InvalidRolloutTransition,
+    RolloutInProgress,
+    RolloutNotFound,
+)
 from turnout.services.aliases import AliasService, load_alias
 from turnout.services.changes import ChangeFeed
 from turnout.services.functions import load_function
@@ -165,12 +171,17 @@ class RolloutService:
 
     def promote(self, function_name: str, alias_name: str, actor: str, reason: str = "") -> RolloutRecord:
         why = reason or f"promoted by {actor}: remaining steps skipped"
-        return self._operate(
-            function_name,
-            alias_name,
-            actor,
-            lambda r, now: machine.promote(r.rollout, r.plan.policy, now, why),
-        )
+
+        def promote(record: RolloutRecord, now: datetime) -> Decision:
+            if record.release_id is not None:  # one member at 100% while the others bake breaks the step
+                raise InvalidRolloutTransition(
+                    f"rollout {record.id} is a member of a release rollout, whose members move in step: "
+                    "it cannot be promoted alone (pause, resume, or abort it - which rolls the release back)",
+                    rollout=record.id,
+                )
+            return machine.promote(record.rollout, record.plan.policy, now, why)
+
+        return self._operate(function_name, alias_name, actor, promote)
 
     def abort(
         self, function_name: str, alias_name: str, actor: str, reason: str = "", force: bool = False
@@ -223,7 +234,7 @@ class RolloutService:
                 return None
             now = self.clock()
             decision = change(record, now)
-            guarded = self._guard(tx, function, record, decision, now, operator, force)
+            guarded = self.guard(tx, function, record, decision, now, operator, force)
             newly_blocked = guarded is not decision and guarded.rollout.history != record.rollout.history
             decision = guarded
             if decision.routing is not None and self._route(tx, function, record, decision, actor, force):
@@ -236,7 +247,7 @@ class RolloutService:
                 hook(record.function, record.rollout.alias)
         return record, decision
 
-    def _guard(
+    def guard(
         self,
         tx: Tx,
         function: Function,

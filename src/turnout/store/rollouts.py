@@ -27,6 +27,7 @@ class RolloutRecord:
     actor: str
     created_at: datetime
     updated_at: datetime
+    release_id: int | None = None  # a member of this release rollout: decided with the other members
 
     @property
     def active(self) -> bool:
@@ -37,8 +38,17 @@ class RolloutRows:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def insert(self, function_id: int, rollout: Rollout, plan: Plan, actor: str, now: datetime) -> int:
+    def insert(
+        self,
+        function_id: int,
+        rollout: Rollout,
+        plan: Plan,
+        actor: str,
+        now: datetime,
+        release_id: int | None = None,
+    ) -> int:
         values = _values(rollout) | {"plan": plan.to_json(), "actor": actor, "created_at": now}
+        values["release_id"] = release_id
         result = self.conn.execute(
             rollouts.insert().values(function_id=function_id, **values, updated_at=now)
         )
@@ -62,6 +72,13 @@ class RolloutRows:
         if lock:
             query = query.with_for_update(of=rollouts)
         return _first(self.conn, query)
+
+    def of_release(self, release_id: int, lock: bool = False) -> builtins.list[RolloutRecord]:
+        """The member rollouts of a release rollout, in the order they were created."""
+        query = _select().where(rollouts.c.release_id == release_id).order_by(rollouts.c.id)
+        if lock:
+            query = query.with_for_update(of=rollouts)
+        return [_record(r) for r in self.conn.execute(query)]
 
     def latest(self, function_id: int, alias: str) -> RolloutRecord | None:
         query = _select().where(rollouts.c.function_id == function_id, rollouts.c.alias_name == alias)
@@ -138,6 +155,7 @@ def _record(row: Any) -> RolloutRecord:
         actor=r["actor"],
         created_at=utc(r["created_at"]),
         updated_at=utc(r["updated_at"]),
+        release_id=None if r["release_id"] is None else int(r["release_id"]),
     )
 
 

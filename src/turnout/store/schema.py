@@ -225,8 +225,39 @@ rollouts = Table(
     Column("lease_until", Timestamp, nullable=True),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+    Column("release_id", Integer, nullable=True),  # a member of a release rollout: decided with the others
     UniqueConstraint("function_id", "active_alias"),
     Index("ix_rollouts_alias", "function_id", "alias_name", "id"),
+    Index("ix_rollouts_release", "release_id"),
+)
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("plan", JSON, nullable=True),  # a release rollout's strategy and plan; none when applied at once
+    Column("history", JSON, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("name"),
+)
+
+release_members = Table(
+    "release_members",
+    metadata,
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("function_id", Integer, ForeignKey("functions.id", ondelete="CASCADE"), nullable=False),
+    Column("alias_name", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("rollout_id", Integer, nullable=True),
+    Index("ix_release_members_alias", "function_id", "alias_name"),
 )
 
 # Function URLs: a public HTTP endpoint bound to one alias (or $LATEST) of a function, as Lambda's

@@ -23,6 +23,7 @@ from turnout.store.keyring import KeyringRows
 from turnout.store.nodes import NodeRows
 from turnout.store.policies import PolicyRows
 from turnout.store.provisioned import ProvisionedRows
+from turnout.store.releases import ReleaseRows
 from turnout.store.resources import ResourceRows
 from turnout.store.rollouts import RolloutRows
 from turnout.store.routes import RouteRows
@@ -50,6 +51,7 @@ class Tx:
         self.tokens = TokenRows(conn)
         self.provisioned = ProvisionedRows(conn)
         self.rollouts = RolloutRows(conn)
+        self.releases = ReleaseRows(conn)
         self.function_urls = FunctionUrlRows(conn)
         self.events = EventRows(conn)
         self.event_configs = EventConfigRows(conn)
@@ -88,8 +90,11 @@ class Store:
         return self.engine.dialect.name
 
     @contextmanager
-    def read(self) -> Iterator[Tx]:
-        with self._transaction(immediate=False) as tx:
+    def read(self, snapshot: bool = False) -> Iterator[Tx]:
+        """A read transaction. ``snapshot``: every query sees the same committed state (PostgreSQL's
+        REPEATABLE READ; a SQLite read transaction always does), so rows another transaction changes
+        together are never seen half old, half new - e.g. the aliases a release moved."""
+        with self._transaction(immediate=False, snapshot=snapshot) as tx:
             yield tx
 
     @contextmanager
@@ -99,11 +104,13 @@ class Store:
             yield tx
 
     @contextmanager
-    def _transaction(self, immediate: bool) -> Iterator[Tx]:
+    def _transaction(self, immediate: bool, snapshot: bool = False) -> Iterator[Tx]:
         try:
             with self.engine.connect() as conn:
                 if immediate:
                     conn = conn.execution_options(**{IMMEDIATE: True})
+                elif snapshot and self.dialect == "postgresql":
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     tx = Tx(conn)
                     yield tx
