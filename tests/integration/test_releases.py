@@ -174,3 +174,30 @@ def test_a_healthy_release_rollout_ends_with_all_three_on_their_candidates(
         rollout = response.json()["rollouts"][0]
         moves.append([h["at"] for h in rollout["history"] if h["routing"] is not None])
     assert len(moves[0]) == 2 and moves[0] == moves[1] == moves[2]
+
+
+def test_a_release_rollout_is_paused_resumed_and_aborted_through_the_cli(
+    quick: Server, client: httpx.Client
+) -> None:
+    functions = trio(client)
+    name = unique("steered")
+    started = run(quick, "release", "create", name, *sets(functions), "--strategy", "canary", "--bake", "10m")
+    assert "started release rollout" in started.stdout, started.stdout
+    run(quick, "release", "create", name + "-x", *sets(functions), "--strategy", "canary", code=1)
+
+    def members(state: str) -> bool:
+        found = [m["rollout"]["state"] for m in release_view(client, name)["members"]]
+        return found == [state] * 3
+
+    wait_for(lambda: members("stepping") or members("baking"), timeout=30, what="the first step")
+    paused = run(quick, "release", "pause", name, "--reason", "looking at a graph")
+    assert f"paused release {name}" in paused.stdout and members("paused")
+    resumed = run(quick, "release", "resume", name)
+    assert f"resumed release {name}" in resumed.stdout and not members("paused")
+    aborted = run(quick, "release", "abort", name, "--reason", "not today", "-o", "json")
+    assert json.loads(aborted.stdout)["name"] == name
+    for function, (baseline, _) in functions.items():  # all three back in the abort's one transaction
+        assert alias_target(client, function) == str(baseline)
+    assert ended(client, name)["state"] == "aborted"
+    gone = run(quick, "release", "abort", name, code=1)
+    assert "InvalidRolloutTransition" in gone.stderr

@@ -394,3 +394,42 @@ def test_a_release_rollout_whose_rollback_is_incompatible_holds_every_member(gua
     assert members == ["paused"] * 3
     reason = guarded.services.rollouts.current("web", "prod").rollout.history[-1].reason
     assert "release held" in reason and "orders-db is 7" in reason
+
+
+def test_a_release_rollout_is_paused_resumed_and_aborted_as_a_whole(trio: Kit) -> None:
+    releases = trio.services.releases
+    view = release_rollout(trio)
+    tick(trio, view, {name: Metrics() for name in FUNCTIONS})
+    releases.pause("checkout", "ops", "looking at a graph")
+    assert states(trio)[1] == ["paused"] * 3
+    trio.clock.advance(600)
+    tick(trio, view, {name: HEALTHY for name in FUNCTIONS})  # paused: nobody moves on
+    assert targets(trio) == {name: "1 (90%), 2 (10%)" for name in FUNCTIONS}
+    releases.resume("checkout", "ops")
+    assert states(trio)[1] == ["stepping"] * 3
+    releases.abort("checkout", "ops", "not today")
+    assert targets(trio) == {name: "1" for name in FUNCTIONS}  # all three, in one transaction
+    for name in FUNCTIONS:
+        line = trio.services.aliases.history(name, "prod", 1)[0]
+        assert (line.action, line.actor, line.details["release"]) == (AliasAction.ROLLBACK, "ops", "checkout")
+    trio.clock.advance(1)
+    tick(trio, view, {name: HEALTHY for name in FUNCTIONS})
+    assert states(trio) == (ReleaseState.ABORTED, ["aborted"] * 3)
+    with pytest.raises(InvalidRolloutTransition, match="only a release rollout that is still running"):
+        releases.abort("checkout", "ops")
+    with pytest.raises(ReleaseNotFound):
+        releases.pause("nope", "ops")
+
+
+def test_aborting_a_release_to_baselines_a_resource_left_behind_needs_force(guarded: Kit) -> None:
+    guarded.services.resources.set("orders-db", "7", "dba", force=True)
+    view = guarded.services.releases.create(
+        "checkout", to(2), "alice", "", RolloutRequest(1, canary(1000, 60), PLAN), force=True
+    )
+    tick(guarded, view, {name: Metrics() for name in FUNCTIONS})
+    with pytest.raises(Incompatible, match="orders-db"):
+        guarded.services.releases.abort("checkout", "ops")
+    assert targets(guarded) == {name: "1 (90%), 2 (10%)" for name in FUNCTIONS}  # nothing moved
+    guarded.services.releases.abort("checkout", "ops", force=True)
+    assert targets(guarded) == {name: "1" for name in FUNCTIONS}
+    assert "forced past" in guarded.services.aliases.history("api", "prod", 1)[0].reason

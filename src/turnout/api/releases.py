@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from turnout.api.deps import Deployer, Reader, ServicesDep
 from turnout.api.rollouts import plan_request
-from turnout.api.schemas import ReleaseBody, ReleaseRollbackBody
+from turnout.api.schemas import ReleaseBody, ReleaseRollbackBody, RolloutActionBody
 from turnout.domain.release import Member
 from turnout.services.releases import ReleaseView
 
@@ -41,6 +41,28 @@ def rollback_release(
 ) -> dict[str, Any]:
     given = body or ReleaseRollbackBody()
     return release_json(svc.releases.rollback(name, principal.name, given.reason, given.force))
+
+
+@router.post("/{name}/pause")
+def pause_release(
+    name: str, svc: ServicesDep, principal: Deployer, body: RolloutActionBody | None = None
+) -> dict[str, Any]:
+    """Hold every member of a release rollout where it is."""
+    return release_json(svc.releases.pause(name, principal.name, (body or RolloutActionBody()).reason))
+
+
+@router.post("/{name}/resume")
+def resume_release(name: str, svc: ServicesDep, principal: Deployer) -> dict[str, Any]:
+    return release_json(svc.releases.resume(name, principal.name))
+
+
+@router.post("/{name}/abort")
+def abort_release(
+    name: str, svc: ServicesDep, principal: Deployer, body: RolloutActionBody | None = None
+) -> dict[str, Any]:
+    """Every member back to its baseline, in one transaction."""
+    given = body or RolloutActionBody()
+    return release_json(svc.releases.abort(name, principal.name, given.reason, given.force))
 
 
 def release_json(view: ReleaseView) -> dict[str, Any]:

@@ -294,6 +294,49 @@ def rollback(
     render.show(members_table(data, back=True))
 
 
+@release_app.command()
+def pause(
+    name: NameArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why: kept in every member's history.")] = "",
+    output: OutputOption = Output.table,
+) -> None:
+    """Hold every member of a release rollout where it is (its gates keep guarding)."""
+    _steer(name, "pause", {"reason": reason}, output)
+
+
+@release_app.command()
+def resume(name: NameArg, output: OutputOption = Output.table) -> None:
+    """Resume every paused member of a release rollout (also those the compatibility guard held)."""
+    _steer(name, "resume", None, output)
+
+
+@release_app.command()
+def abort(
+    name: NameArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why: kept in every member's history.")] = "",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Give the baselines their traffic back even when a shared resource excludes one."
+        ),
+    ] = False,
+    output: OutputOption = Output.table,
+) -> None:
+    """Give every member's baseline its traffic back, in one transaction."""
+    _steer(name, "abort", {"reason": reason, "force": force}, output)
+
+
+def _steer(name: str, verb: str, body: dict[str, Any] | None, output: Output) -> None:
+    with ApiClient.from_environ() as api:
+        data = api.post(api_path("releases", name, verb), json=body)
+    if output is Output.json:
+        render.print_json(data)
+        return
+    done = {"pause": "paused", "resume": "resumed", "abort": "aborted"}[verb]
+    render.say(f"{done} release {data['name']}: {data['state']}")
+    render.show(members_table(data))
+
+
 def members_table(data: dict[str, Any], back: bool = False) -> Any:
     rows = []
     for m in data["members"]:

@@ -18,12 +18,14 @@ from turnout.domain import release as rules
 from turnout.domain import rollout as machine
 from turnout.domain.alias import AliasAction
 from turnout.domain.function import Function
+from turnout.domain.gates import Metrics
 from turnout.domain.release import Member, ReleaseState
 from turnout.domain.rollout import Action, Decision
 from turnout.domain.routing import Routing
 from turnout.errors import (
     AlreadyExists,
     InvalidAliasTarget,
+    InvalidRolloutTransition,
     NothingToRollBack,
     PreconditionFailed,
     ReleaseNotFound,
@@ -205,14 +207,70 @@ class ReleaseService:
             tx.releases.save(release.id, state, _capped([*release.history, event]), now)
             return _view(tx, release.id)
 
+    # -- steering a release rollout ----------------------------------------------------------------------
+
+    def pause(self, name: str, actor: str, reason: str = "") -> ReleaseView:
+        """Hold every member where it is (gates keep guarding); :meth:`resume` goes on."""
+        why = reason or f"release {name} paused by {actor}"
+        for record in self._steerable(name):
+            if record.rollout.state is not machine.State.PAUSED:
+                self.rollouts.pause(record.function, record.rollout.alias, actor, why)
+        return self.get(name)
+
+    def resume(self, name: str, actor: str) -> ReleaseView:
+        """Resume every paused member (also those the compatibility guard held, once it no longer would)."""
+        for record in self._steerable(name):
+            if record.rollout.state is machine.State.PAUSED:
+                self.rollouts.resume(record.function, record.rollout.alias, actor)
+        return self.get(name)
+
+    def abort(self, name: str, actor: str, reason: str = "", force: bool = False) -> ReleaseView:
+        """Give every member's baseline its traffic back, in one transaction; refused (``Incompatible``) when
+        a baseline is out of a shared resource's range, unless ``force``."""
+        why = reason or f"release {name} aborted by {actor}"
+        release_id = self._steerable(name)[0].release_id
+        assert release_id is not None
+
+        def abort(record: RolloutRecord, now: datetime) -> Decision:
+            if record.rollout.state is machine.State.ROLLING_BACK:  # already on its way back
+                return machine.decide(record.rollout, Metrics(), record.plan.policy, now)
+            return machine.abort(record.rollout, now, why)
+
+        self.advance(release_id, abort, actor=actor, force=force)
+        for wake in self.rollouts.wake:
+            wake()
+        return self.get(name)
+
+    def _steerable(self, name: str) -> builtins.list[RolloutRecord]:
+        """The running member rollouts of release ``name`` (refused when it is not a running rollout)."""
+        with self.store.read() as tx:
+            found = tx.releases.get(rules.check_release_name(name))
+            if found is None:
+                raise ReleaseNotFound(f"there is no release {name!r}", release=name)
+            running = [r for r in tx.rollouts.of_release(found.id) if r.active]
+        if not running:
+            raise InvalidRolloutTransition(
+                f"release {name!r} is {found.state.value}: only a release rollout that is still running can "
+                "be paused, resumed or aborted (a release made at once is undone with `release rollback`)",
+                release=name,
+            )
+        return running
+
     # -- a release rollout, ticked by the controller -----------------------------------------------------
 
     def advance(
-        self, release_id: int, decide: Callable[[RolloutRecord, datetime], Decision]
+        self,
+        release_id: int,
+        decide: Callable[[RolloutRecord, datetime], Decision],
+        *,
+        actor: str = ROLLOUT_ACTOR,
+        force: bool = False,
     ) -> builtins.list[tuple[RolloutRecord, Decision]] | None:
         """One controller tick of a release rollout: every member's ``decide`` (pure) on the locked, current
         state, coordinated (:func:`turnout.domain.release.coordinate`) and applied - every alias move, every
-        rollout's new state and the release's - in one transaction. ``None`` once the release is over."""
+        rollout's new state and the release's - in one transaction. ``None`` once the release is over.
+        An operator's change (``actor`` not the controller) that the compatibility guard refuses raises
+        ``Incompatible`` unless ``force``; the controller's own is held instead."""
         with self.store.read() as tx:
             found = tx.releases.by_id(release_id)
         if found is None or found.state in rules.TERMINAL:
@@ -226,13 +284,13 @@ class ReleaseService:
             now = self.clock()
             own = [decide(r, now) if r.active else _over(r) for r in records]
             decisions = rules.coordinate([r.rollout for r in records], own, now, release.name)
-            decisions = self._guard(tx, functions, records, decisions, now)
+            decisions = self._guard(tx, functions, records, decisions, now, actor, force)
             done = []
             for record, decision in zip(records, decisions, strict=True):
                 if not record.active:
                     continue
                 if decision.routing is not None:
-                    self._route(tx, functions[record.function], record, decision, release)
+                    self._route(tx, functions[record.function], record, decision, release, actor, force)
                 tx.rollouts.save(record.id, decision.rollout, now)
                 done.append((replace(record, rollout=decision.rollout, updated_at=now), decision))
             state = rules.release_state([d.rollout.state for d in decisions])
@@ -252,6 +310,8 @@ class ReleaseService:
         records: Sequence[RolloutRecord],
         decisions: builtins.list[Decision],
         now: datetime,
+        actor: str,
+        force: bool,
     ) -> builtins.list[Decision]:
         """The compatibility guard of the members' moves: when one member may not move (its step or its
         rollback would send traffic to a version a shared resource's version is out of range for), no
@@ -259,7 +319,8 @@ class ReleaseService:
         for record, decision in zip(records, decisions, strict=True):
             if not record.active:
                 continue
-            held = self.rollouts.guard(tx, functions[record.function], record, decision, now, False, False)
+            operator = actor != ROLLOUT_ACTOR
+            held = self.rollouts.guard(tx, functions[record.function], record, decision, now, operator, force)
             if held is not decision:
                 return [
                     machine.blocked(r.rollout, now, f"release held: {held.reason}") if r.active else d
@@ -268,7 +329,14 @@ class ReleaseService:
         return list(decisions)
 
     def _route(
-        self, tx: Tx, function: Function, record: RolloutRecord, decision: Decision, release: ReleaseRecord
+        self,
+        tx: Tx,
+        function: Function,
+        record: RolloutRecord,
+        decision: Decision,
+        release: ReleaseRecord,
+        actor: str,
+        force: bool,
     ) -> None:
         alias = load_alias(tx, function, record.rollout.alias)
         assert decision.routing is not None
@@ -280,7 +348,7 @@ class ReleaseService:
         why = decision.reason
         if not why.startswith(f"release {release.name}"):
             why = f"release {release.name}: {why}"
-        self.aliases.route(tx, function, alias, decision.routing, ROLLOUT_ACTOR, why, action, details)
+        self.aliases.route(tx, function, alias, decision.routing, actor, why, action, details, force=force)
 
 
 def _why(name: str, reason: str) -> str:
