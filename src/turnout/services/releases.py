@@ -24,7 +24,6 @@ from turnout.domain.rollout import Action, Decision
 from turnout.domain.routing import Routing
 from turnout.errors import (
     AlreadyExists,
-    InvalidAliasTarget,
     InvalidRolloutTransition,
     NothingToRollBack,
     PreconditionFailed,
@@ -34,7 +33,7 @@ from turnout.errors import (
 from turnout.services.aliases import AliasService, load_alias
 from turnout.services.functions import load_function
 from turnout.services.resources import forced_note, guard_versions, refuse
-from turnout.services.rollouts import ROLLOUT_ACTOR, RolloutRequest, RolloutService
+from turnout.services.rollouts import ROLLOUT_ACTOR, RolloutRequest, RolloutService, single_version
 from turnout.services.versions import load_version
 from turnout.store import Store, Tx
 from turnout.store.releases import MemberRecord, ReleaseRecord
@@ -389,14 +388,7 @@ def _refuse_running(tx: Tx, function: Function, alias: str, release: str | None 
 
 
 def _baseline(function: Function, alias: str, routing: Routing) -> int:
-    versions = routing.versions
-    if len(versions) != 1 or versions[0] is None:
-        shown = "$LATEST" if versions == (None,) else f"{len(versions)} versions"
-        raise InvalidAliasTarget(
-            f"alias {alias!r} of {function.name!r} points at {shown}; a release rollout starts from one "
-            "published version - point the alias at it first"
-        )
-    return versions[0]
+    return single_version(function, alias, routing.versions, "a release rollout")
 
 
 def _view(tx: Tx, release_id: int) -> ReleaseView:

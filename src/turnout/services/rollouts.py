@@ -83,7 +83,7 @@ class RolloutService:
                     f"({_moving(running.rollout)}); wait for it, or abort it first",
                     rollout=running.id,
                 )
-            baseline = _single_version(function, alias_name, alias.routing.versions)
+            baseline = single_version(function, alias_name, alias.routing.versions)
             candidate = load_version(tx, function, request.to)
             if request.plan.shadow is not None and not candidate.config.idempotent:
                 raise InvalidInput(
@@ -310,11 +310,14 @@ class RolloutService:
             wake()
 
 
-def _single_version(function: Function, alias: str, versions: tuple[int | None, ...]) -> int:
+def single_version(
+    function: Function, alias: str, versions: tuple[int | None, ...], what: str = "a rollout"
+) -> int:
+    """The one published version an alias points at: where ``what`` (a rollout) starts from."""
     if len(versions) != 1 or versions[0] is None:
         shown = "$LATEST" if versions == (None,) else f"{len(versions)} versions"
         raise InvalidAliasTarget(
-            f"alias {alias!r} of {function.name!r} points at {shown}; a rollout starts from one published "
+            f"alias {alias!r} of {function.name!r} points at {shown}; {what} starts from one published "
             "version - point the alias at it first"
         )
     return versions[0]
