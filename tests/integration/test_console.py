@@ -1,6 +1,7 @@
 """The web console in a real headless Chromium (Debian's ``chromium`` driven by Playwright): sign in, see
 a 90/10 split drawn as bars, open a diff, roll an alias back from the page and see the CLI agree, bad input
-shown with the API's error code, and a read-only token that sees no action and whose forged posts get 403.
+shown with the API's error code, a read-only token that sees no action and whose forged posts get 403, and
+a shared resource (a version OUT OF RANGE) and a release seen and the release rolled back from its page.
 
 One server and one browser for the module; the tests save screenshots of the main pages to docs/console/.
 """
@@ -22,7 +23,7 @@ import pytest
 
 from tests.integration.conftest import FAST_ROLLOUTS
 from tests.integration.rollout_support import alias_target, load, two_versions, versioned
-from tests.support import Server, deploy, publish, unique
+from tests.support import Server, deploy, publish, unique, wait_for
 
 pytestmark = pytest.mark.integration
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -276,6 +277,88 @@ def test_the_log_tail_follows_live_and_shows_only_errors_when_asked(browser: Any
     playwright_api.expect(row).to_have_class("bad")
     assert page.locator(f"#records tr[data-request-id='{ok.headers['X-Turnout-Request-Id']}']").count() == 0
     _shot(page, "logs")
+    page.context.close()
+
+
+def _version(api: httpx.Client, name: str, **config: Any) -> int:
+    deploy(api, name, **config)
+    return int(publish(api, name)["version"])
+
+
+def _resource(api: httpx.Client, name: str, version: str, **body: Any) -> None:
+    response = api.put(f"/v1/resources/{name}", json={"version": version, **body})
+    assert response.status_code in (200, 201), response.text
+
+
+def test_a_release_and_a_resource_are_seen_and_the_release_rolled_back_from_the_page(
+    browser: Any, server: Server
+) -> None:
+    api_fn, worker, legacy, db, name = (unique(p) for p in ("api", "worker", "legacy", "db", "checkout"))
+    with server.client() as api:
+        _resource(api, db, "5")
+        assert _version(api, api_fn, requires={db: ">=5"}) == 1
+        assert _version(api, api_fn, requires={db: ">=6"}) == 2
+        _version(api, worker)
+        _version(api, worker, description="worker 2")
+        _version(api, legacy, requires={db: "<6"})
+        for fn in (api_fn, worker, legacy):
+            _point(api, fn, {"version": 1})
+        _resource(api, db, "6", reason="migration 0042", force=True)  # legacy v1 is left out of range
+        members = [{"function": fn, "alias": "prod", "version": 2} for fn in (api_fn, worker)]
+        made = api.post("/v1/releases", json={"name": name, "members": members, "reason": "spring"})
+        assert made.status_code == 201, made.text
+    page = _signed_in(browser, server, server.token)
+
+    page.get_by_role("link", name="Resources").click()
+    page.locator("#resources").get_by_role("link", name=db, exact=True).click()
+    playwright_api.expect(page.locator("#version")).to_have_text("6")
+    users = page.locator("#users tbody tr")
+    playwright_api.expect(page.locator(f"#users tr[data-user='{api_fn}:2']")).to_contain_text("in range")
+    out = page.locator(f"#users tr[data-user='{legacy}:1']")
+    playwright_api.expect(out).to_contain_text("OUT OF RANGE")
+    playwright_api.expect(out).to_contain_text("alias prod")
+    playwright_api.expect(out).to_have_class("bad")
+    assert users.count() == 2
+    history = page.locator("#history tbody tr")
+    playwright_api.expect(history.first).to_contain_text("5 → 6")
+    playwright_api.expect(history.first).to_contain_text("forced")
+    playwright_api.expect(history.first).to_contain_text("migration 0042")
+    _shot(page, "resource")
+
+    page.get_by_role("link", name="Releases").click()
+    row = page.locator(f"#releases tr[data-release='{name}']")
+    playwright_api.expect(row).to_contain_text("succeeded")
+    playwright_api.expect(row).to_contain_text("at once")
+    playwright_api.expect(row).to_contain_text(f"{api_fn}:prod 1 → 2")
+    row.get_by_role("link", name=name, exact=True).click()
+    playwright_api.expect(page.locator("#state")).to_have_text("succeeded")
+    for fn in (api_fn, worker):
+        member = page.locator(f"#members tr[data-member='{fn}:prod']")
+        playwright_api.expect(member.locator("td")).to_have_text([fn, "prod", "1 → 2", "—", "—"])
+    playwright_api.expect(page.locator("#history tbody tr").first).to_contain_text("applied")
+    _shot(page, "release")
+
+    page.get_by_role("link", name="Roll back…").click()
+    playwright_api.expect(page.locator("#plan tbody td")).to_have_text(
+        [f"{api_fn}:prod", "2", "1", f"{worker}:prod", "2", "1"]
+    )
+    page.get_by_label("Reason").fill("checkout errors")
+    page.get_by_role("button", name="Confirm").click()
+    playwright_api.expect(page.locator("#state")).to_have_text("rolled-back")
+    playwright_api.expect(page.locator("#history tbody tr").first).to_contain_text("checkout errors")
+    assert page.get_by_role("link", name="Roll back…").count() == 0
+
+    def back() -> bool:
+        with server.client() as api:
+            found = [api.get(f"/v1/functions/{fn}/aliases/prod").json() for fn in (api_fn, worker)]
+        return [a["target"] for a in found] == ["1", "1"]
+
+    wait_for(back, timeout=20, what="both aliases back on version 1")
+
+    page.goto(f"/ui/releases/{name}/rollback")  # nothing left to roll back: the service's error, as a page
+    playwright_api.expect(page.get_by_role("alert")).to_contain_text("NothingToRollBack")
+    page.goto(f"/ui/functions/{api_fn}")
+    playwright_api.expect(page.locator("td.requires").first).to_have_text(f"{db} >=6")
     page.context.close()
 
 

@@ -1,13 +1,16 @@
 """The console's pure parts: sealed session cookies, CSRF tokens, the signing key file, how people type
-alias targets, and the side-by-side layout of a diff."""
+alias targets, the side-by-side layout of a diff, and how a release is described and which of its
+actions are offered."""
 
 from __future__ import annotations
 
+import doctest
 import stat
 from pathlib import Path
 
 import pytest
 
+from turnout.console import releases
 from turnout.console.actions import parse_targets
 from turnout.console.rollouts import gate_rows, verdict
 from turnout.console.session import MAX_AGE_S, Signer, load_key
@@ -103,3 +106,27 @@ def test_only_a_rollout_that_rolled_back_by_itself_has_a_verdict() -> None:
     }
     assert verdict({"state": "aborted", "history": [failed, done]}) is None
     assert verdict({"state": "succeeded", "history": [done]}) is None
+
+
+def test_a_release_says_how_it_moves_and_offers_only_the_actions_its_state_allows() -> None:
+    assert doctest.testmod(releases).failed == 0
+    rollout = {"state": "baking", "step": 0, "steps": 2, "candidate_percent": 20.0, "reason": "baking"}
+    strategy = {"kind": "canary", "name": "Canary10Percent5Minutes", "steps": [{"weight_bp": 10000}]}
+    offered = {}
+    for state in ("pending", "running", "rolling-back", "succeeded", "rolled-back", "aborted", "failed"):
+        member = {"function": "api", "alias": "prod", "rollout": rollout}
+        data = releases._shown({"state": state, "rollout": {"strategy": strategy}, "members": [member]})
+        offered[state] = (data["can_roll_back"], data["can_steer"])
+        assert data["how"] == "rollout: Canary10Percent5Minutes (canary), 100%"
+        assert data["members"][0]["rollout_text"] == "baking, step 1/2, 20%"
+    assert offered == {
+        "pending": (False, True),
+        "running": (False, True),
+        "rolling-back": (False, False),
+        "succeeded": (True, False),
+        "rolled-back": (False, False),
+        "aborted": (False, False),
+        "failed": (False, False),
+    }
+    at_once = releases._shown({"state": "succeeded", "rollout": None, "members": [{"rollout": None}]})
+    assert (at_once["how"], at_once["members"][0]["rollout_text"]) == ("at once", "—")

@@ -31,6 +31,8 @@ class Plan:
     lines: list[tuple[str, str, str]]  # (alias, before, after)
     fields: dict[str, str]  # hidden fields the post sends back
     action: str  # the path it posts to
+    section: str = "functions"  # where the page of ``name`` is: functions or releases
+    kept_in: str = "the alias's history"  # where the reason is kept; "": the action takes no reason
 
 
 def parse_targets(text: str) -> Routing:

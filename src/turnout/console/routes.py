@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from turnout.console import actions, logs, pages, rollouts
+from turnout.console import actions, logs, pages, releases, resources, rollouts
 from turnout.console.catalogue import Catalogue
 from turnout.console.session import Signer
 from turnout.console.web import (
@@ -95,6 +95,12 @@ def router() -> APIRouter:
     r.add_api_route(alias + "/rollout", signed_in(rollouts.start), methods=post)
     r.add_api_route(alias + "/rollout/{action}", signed_in(rollouts.confirm_steer), methods=get)
     r.add_api_route(alias + "/rollout/{action}", signed_in(rollouts.steer), methods=post)
+    r.add_api_route("/releases", signed_in(releases.releases_page), methods=get)
+    r.add_api_route("/releases/{name}", signed_in(releases.release_page), methods=get)
+    r.add_api_route("/releases/{name}/{action}", signed_in(releases.confirm_action), methods=get)
+    r.add_api_route("/releases/{name}/{action}", signed_in(releases.act), methods=post)
+    r.add_api_route("/resources", signed_in(resources.resources_page), methods=get)
+    r.add_api_route("/resources/{name}", signed_in(resources.resource_page), methods=get)
     return r
 
 

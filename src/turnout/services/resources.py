@@ -52,6 +52,19 @@ class ResourceMove:
     history: tuple[ResourceChange, ...] = field(default_factory=tuple)
 
 
+Requirer = tuple[str, int | None, str, bool, tuple[str, ...]]  # function, version, range, in range, via
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    """A resource with its latest moves (newest first) and the live versions that require it, read in one
+    transaction (the console's resource page)."""
+
+    resource: Resource
+    history: tuple[ResourceChange, ...]
+    users: tuple[Requirer, ...]
+
+
 def config_of(tx: Tx, function: Function, version: int | None) -> FunctionConfig | None:
     if version is None:
         return function.config
@@ -201,14 +214,23 @@ class ResourceService:
             _load(tx, name)
             return tx.resources.history(name, max(1, min(limit, 1000)))
 
-    def users(self, name: str) -> builtins.list[tuple[str, int | None, str, bool, tuple[str, ...]]]:
+    def users(self, name: str) -> builtins.list[Requirer]:
         """Live versions requiring ``name``: (function, version, range, in range now, what routes to it)."""
         with self.store.read() as tx:
+            return self._users(tx, _load(tx, name))
+
+    def describe(self, name: str, limit: int = 100) -> ResourceView:
+        """The resource, its last ``limit`` moves and :meth:`users`, in one read transaction."""
+        with self.store.read() as tx:
             resource = _load(tx, name)
-            out = []
-            for function, version, spec, via in self._requirers(tx, name):
-                out.append((function.name, version, spec, allows(spec, resource.version), tuple(via)))
-            return out
+            history = tx.resources.history(name, max(1, min(limit, 1000)))
+            return ResourceView(resource, tuple(history), tuple(self._users(tx, resource)))
+
+    def _users(self, tx: Tx, resource: Resource) -> builtins.list[Requirer]:
+        return [
+            (function.name, version, spec, allows(spec, resource.version), tuple(via))
+            for function, version, spec, via in self._requirers(tx, resource.name)
+        ]
 
     def _requirers(self, tx: Tx, name: str) -> Iterable[tuple[Function, int | None, str, builtins.list[str]]]:
         for function_name in tx.functions.names():
