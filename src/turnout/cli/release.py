@@ -14,11 +14,26 @@ import typer
 from turnout.cli import render
 from turnout.cli.client import ApiClient, CliError, api_path
 from turnout.cli.render import Output, OutputOption
+from turnout.cli.rollout_flags import (
+    AlphaOption,
+    BakeOption,
+    IntervalOption,
+    MaxErrorIncreaseOption,
+    MaxErrorRateOption,
+    MaxHoldOption,
+    MaxP99Option,
+    MaxP99RatioOption,
+    MinInvocationsOption,
+    NoGatesOption,
+    StepOption,
+    StepsOption,
+    StrategyOption,
+    WeightOption,
+    WindowOption,
+)
 from turnout.cli.rollout_options import INVALID, StartOptions, start_body
 
 PANEL = "Releases"
-STRATEGY = "Run as a rollout: strategy"
-GATES = "Run as a rollout: gates"
 ROLLOUT_FIELDS = frozenset(StartOptions.__dataclass_fields__) - {"to"}
 
 release_app = typer.Typer(
@@ -94,94 +109,21 @@ def create(
             "shared resource's range is moved anyway, and that is recorded.",
         ),
     ] = False,
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME",
-            help="Run as a rollout: canary, linear, steps, all-at-once, blue-green, or a CodeDeploy preset.",
-            rich_help_panel=STRATEGY,
-        ),
-    ] = None,
-    weight: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PERCENT", help="canary: the candidates' first share.", rich_help_panel=STRATEGY
-        ),
-    ] = None,
-    bake: Annotated[
-        str | None,
-        typer.Option(metavar="DURATION", help="canary, blue-green: bake time.", rich_help_panel=STRATEGY),
-    ] = None,
-    step: Annotated[
-        str | None,
-        typer.Option(metavar="PERCENT", help="linear: share added each step.", rich_help_panel=STRATEGY),
-    ] = None,
-    interval: Annotated[
-        str | None,
-        typer.Option(metavar="DURATION", help="linear: time between steps.", rich_help_panel=STRATEGY),
-    ] = None,
-    steps: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PCT:BAKE,...", help="Explicit steps, e.g. 5:1m,50:5m.", rich_help_panel=STRATEGY
-        ),
-    ] = None,
-    max_error_rate: Annotated[
-        str | None,
-        typer.Option(
-            metavar="RATE",
-            help="Roll back above this error rate of any member's candidate.",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    max_p99: Annotated[
-        str | None,
-        typer.Option(
-            "--max-p99",
-            metavar="TIME",
-            help="Roll back above this p99 of any member's candidate.",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    max_error_increase: Annotated[
-        str | None,
-        typer.Option(
-            metavar="RATE",
-            help="Roll back when a candidate's error rate is this much above its baseline's.",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    max_p99_ratio: Annotated[
-        str | None,
-        typer.Option(
-            "--max-p99-ratio",
-            metavar="RATIO",
-            help="Roll back when a candidate's p99 is this many times its baseline's.",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    min_invocations: Annotated[
-        int | None,
-        typer.Option(metavar="N", help="Invocations a gate needs before it judges.", rich_help_panel=GATES),
-    ] = None,
-    alpha: Annotated[
-        str | None,
-        typer.Option(metavar="A", help="Significance level of the statistical gates.", rich_help_panel=GATES),
-    ] = None,
-    no_gates: Annotated[
-        bool,
-        typer.Option("--no-gates", help="Judge nothing: a timed release rollout.", rich_help_panel=GATES),
-    ] = False,
-    window: Annotated[
-        str | None,
-        typer.Option(metavar="DURATION", help="The gates look this far back.", rich_help_panel=GATES),
-    ] = None,
-    max_hold: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DURATION", help="How long a step holds when gates cannot judge.", rich_help_panel=GATES
-        ),
-    ] = None,
+    strategy: StrategyOption = None,
+    weight: WeightOption = None,
+    bake: BakeOption = None,
+    step: StepOption = None,
+    interval: IntervalOption = None,
+    steps: StepsOption = None,
+    max_error_rate: MaxErrorRateOption = None,
+    max_p99: MaxP99Option = None,
+    max_error_increase: MaxErrorIncreaseOption = None,
+    max_p99_ratio: MaxP99RatioOption = None,
+    min_invocations: MinInvocationsOption = None,
+    alpha: AlphaOption = None,
+    no_gates: NoGatesOption = False,
+    window: WindowOption = None,
+    max_hold: MaxHoldOption = None,
     output: OutputOption = Output.table,
 ) -> None:
     """Move several functions' aliases as one release.

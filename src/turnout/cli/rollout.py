@@ -21,6 +21,24 @@ from turnout.cli import render
 from turnout.cli.aliases import AliasArg, FunctionArg
 from turnout.cli.client import ApiClient, CliError, api_path
 from turnout.cli.render import Output, OutputOption
+from turnout.cli.rollout_flags import (
+    GATES,
+    AlphaOption,
+    BakeOption,
+    IntervalOption,
+    MaxErrorIncreaseOption,
+    MaxErrorRateOption,
+    MaxHoldOption,
+    MaxP99Option,
+    MaxP99RatioOption,
+    MinInvocationsOption,
+    NoGatesOption,
+    StepOption,
+    StepsOption,
+    StrategyOption,
+    WeightOption,
+    WindowOption,
+)
 from turnout.cli.rollout_options import StartOptions, start_body
 from turnout.cli.rollout_view import (
     TERMINAL,
@@ -155,7 +173,7 @@ def watch_and_exit(
 
 # ---------------------------------------------------------------------------------------------- commands
 
-STRATEGY, GATES, HOOKS, SHADOW = "Strategy", "Gates", "Hooks", "Shadow traffic"
+HOOKS, SHADOW = "Hooks", "Shadow traffic"
 
 
 @rollout_app.command("start")
@@ -163,104 +181,18 @@ def start(
     function: FunctionArg,
     alias: AliasArg,
     to: Annotated[int, typer.Option("--to", metavar="N", help="The version to roll out (the candidate).")],
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME",
-            help="all-at-once, canary (the default), linear, steps, blue-green, or a CodeDeploy preset "
-            "such as Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce.",
-            rich_help_panel=STRATEGY,
-            show_default=False,
-        ),
-    ] = None,
-    weight: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PERCENT",
-            help="canary: the candidate's share first (default 10).",
-            rich_help_panel=STRATEGY,
-        ),
-    ] = None,
-    bake: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DURATION",
-            help="canary, blue-green: how long the step bakes (90, 90s, 5m, 1h, 1m30s; default 5m).",
-            rich_help_panel=STRATEGY,
-        ),
-    ] = None,
-    step: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PERCENT",
-            help="linear: the share added each step (default 10).",
-            rich_help_panel=STRATEGY,
-        ),
-    ] = None,
-    interval: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DURATION", help="linear: the time between steps (default 1m).", rich_help_panel=STRATEGY
-        ),
-    ] = None,
-    steps: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PCT:BAKE,...",
-            help="Explicit steps, e.g. 5:1m,25:5m,50:5m (100% is added last); implies --strategy steps.",
-            rich_help_panel=STRATEGY,
-        ),
-    ] = None,
-    max_error_rate: Annotated[
-        str | None,
-        typer.Option(
-            metavar="RATE",
-            help="Roll back above this candidate error rate (0.05 or 5%).",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    max_p99: Annotated[
-        str | None,
-        typer.Option(
-            "--max-p99",
-            metavar="TIME",
-            help="Roll back above this candidate p99 (250ms, 1.5s; a number is ms).",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    max_error_increase: Annotated[
-        str | None,
-        typer.Option(
-            metavar="RATE",
-            help="Roll back when the candidate's error rate is this much above the baseline's (0.01 or 1%).",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    max_p99_ratio: Annotated[
-        str | None,
-        typer.Option(
-            "--max-p99-ratio",
-            metavar="X",
-            help="Roll back when the candidate's p99 is above X times the baseline's.",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    min_invocations: Annotated[
-        int | None,
-        typer.Option(
-            metavar="N",
-            help="Invocations a gate needs before it judges (default 100).",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    alpha: Annotated[
-        str | None,
-        typer.Option(
-            metavar="A",
-            help="Significance level of the statistical gates (default 0.01).",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
+    strategy: StrategyOption = None,
+    weight: WeightOption = None,
+    bake: BakeOption = None,
+    step: StepOption = None,
+    interval: IntervalOption = None,
+    steps: StepsOption = None,
+    max_error_rate: MaxErrorRateOption = None,
+    max_p99: MaxP99Option = None,
+    max_error_increase: MaxErrorIncreaseOption = None,
+    max_p99_ratio: MaxP99RatioOption = None,
+    min_invocations: MinInvocationsOption = None,
+    alpha: AlphaOption = None,
     custom_gate: Annotated[
         str | None,
         typer.Option(
@@ -269,20 +201,8 @@ def start(
             rich_help_panel=GATES,
         ),
     ] = None,
-    no_gates: Annotated[
-        bool,
-        typer.Option(
-            "--no-gates", help="Turn every gate off: only the clock moves the rollout.", rich_help_panel=GATES
-        ),
-    ] = False,
-    window: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DURATION",
-            help="The metrics window the gates judge (default 1m).",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
+    no_gates: NoGatesOption = False,
+    window: WindowOption = None,
     pre_hook: Annotated[
         str | None,
         typer.Option(
@@ -322,15 +242,7 @@ def start(
             metavar="DURATION", help="How long a hook may take (default 5m).", rich_help_panel=HOOKS
         ),
     ] = None,
-    max_hold: Annotated[
-        str | None,
-        typer.Option(
-            metavar="DURATION",
-            help="How long a baked step waits for gates that cannot judge yet before it rolls back "
-            "(default 10m).",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
+    max_hold: MaxHoldOption = None,
     shadow: Annotated[
         str | None,
         typer.Option(
