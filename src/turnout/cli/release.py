@@ -12,25 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from turnout.cli import render
+from turnout.cli import rollout_flags as flag
 from turnout.cli.client import ApiClient, CliError, api_path
 from turnout.cli.render import Output, OutputOption
-from turnout.cli.rollout_flags import (
-    AlphaOption,
-    BakeOption,
-    IntervalOption,
-    MaxErrorIncreaseOption,
-    MaxErrorRateOption,
-    MaxHoldOption,
-    MaxP99Option,
-    MaxP99RatioOption,
-    MinInvocationsOption,
-    NoGatesOption,
-    StepOption,
-    StepsOption,
-    StrategyOption,
-    WeightOption,
-    WindowOption,
-)
 from turnout.cli.rollout_options import INVALID, StartOptions, start_body
 
 PANEL = "Releases"
@@ -109,21 +93,21 @@ def create(
             "shared resource's range is moved anyway, and that is recorded.",
         ),
     ] = False,
-    strategy: StrategyOption = None,
-    weight: WeightOption = None,
-    bake: BakeOption = None,
-    step: StepOption = None,
-    interval: IntervalOption = None,
-    steps: StepsOption = None,
-    max_error_rate: MaxErrorRateOption = None,
-    max_p99: MaxP99Option = None,
-    max_error_increase: MaxErrorIncreaseOption = None,
-    max_p99_ratio: MaxP99RatioOption = None,
-    min_invocations: MinInvocationsOption = None,
-    alpha: AlphaOption = None,
-    no_gates: NoGatesOption = False,
-    window: WindowOption = None,
-    max_hold: MaxHoldOption = None,
+    strategy: flag.StrategyOption = None,
+    weight: flag.WeightOption = None,
+    bake: flag.BakeOption = None,
+    step: flag.StepOption = None,
+    interval: flag.IntervalOption = None,
+    steps: flag.StepsOption = None,
+    max_error_rate: flag.MaxErrorRateOption = None,
+    max_p99: flag.MaxP99Option = None,
+    max_error_increase: flag.MaxErrorIncreaseOption = None,
+    max_p99_ratio: flag.MaxP99RatioOption = None,
+    min_invocations: flag.MinInvocationsOption = None,
+    alpha: flag.AlphaOption = None,
+    no_gates: flag.NoGatesOption = False,
+    window: flag.WindowOption = None,
+    max_hold: flag.MaxHoldOption = None,
     output: OutputOption = Output.table,
 ) -> None:
     """Move several functions' aliases as one release.

@@ -18,27 +18,11 @@ import typer
 from rich.markup import escape
 
 from turnout.cli import render
+from turnout.cli import rollout_flags as flag
 from turnout.cli.aliases import AliasArg, FunctionArg
 from turnout.cli.client import ApiClient, CliError, api_path
 from turnout.cli.render import Output, OutputOption
-from turnout.cli.rollout_flags import (
-    GATES,
-    AlphaOption,
-    BakeOption,
-    IntervalOption,
-    MaxErrorIncreaseOption,
-    MaxErrorRateOption,
-    MaxHoldOption,
-    MaxP99Option,
-    MaxP99RatioOption,
-    MinInvocationsOption,
-    NoGatesOption,
-    StepOption,
-    StepsOption,
-    StrategyOption,
-    WeightOption,
-    WindowOption,
-)
+from turnout.cli.rollout_flags import GATES
 from turnout.cli.rollout_options import StartOptions, start_body
 from turnout.cli.rollout_view import (
     TERMINAL,
@@ -181,18 +165,18 @@ def start(
     function: FunctionArg,
     alias: AliasArg,
     to: Annotated[int, typer.Option("--to", metavar="N", help="The version to roll out (the candidate).")],
-    strategy: StrategyOption = None,
-    weight: WeightOption = None,
-    bake: BakeOption = None,
-    step: StepOption = None,
-    interval: IntervalOption = None,
-    steps: StepsOption = None,
-    max_error_rate: MaxErrorRateOption = None,
-    max_p99: MaxP99Option = None,
-    max_error_increase: MaxErrorIncreaseOption = None,
-    max_p99_ratio: MaxP99RatioOption = None,
-    min_invocations: MinInvocationsOption = None,
-    alpha: AlphaOption = None,
+    strategy: flag.StrategyOption = None,
+    weight: flag.WeightOption = None,
+    bake: flag.BakeOption = None,
+    step: flag.StepOption = None,
+    interval: flag.IntervalOption = None,
+    steps: flag.StepsOption = None,
+    max_error_rate: flag.MaxErrorRateOption = None,
+    max_p99: flag.MaxP99Option = None,
+    max_error_increase: flag.MaxErrorIncreaseOption = None,
+    max_p99_ratio: flag.MaxP99RatioOption = None,
+    min_invocations: flag.MinInvocationsOption = None,
+    alpha: flag.AlphaOption = None,
     custom_gate: Annotated[
         str | None,
         typer.Option(
@@ -201,8 +185,8 @@ def start(
             rich_help_panel=GATES,
         ),
     ] = None,
-    no_gates: NoGatesOption = False,
-    window: WindowOption = None,
+    no_gates: flag.NoGatesOption = False,
+    window: flag.WindowOption = None,
     pre_hook: Annotated[
         str | None,
         typer.Option(
@@ -242,7 +226,7 @@ def start(
             metavar="DURATION", help="How long a hook may take (default 5m).", rich_help_panel=HOOKS
         ),
     ] = None,
-    max_hold: MaxHoldOption = None,
+    max_hold: flag.MaxHoldOption = None,
     shadow: Annotated[
         str | None,
         typer.Option(
