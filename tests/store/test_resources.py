@@ -266,3 +266,16 @@ def test_an_automatic_rollback_to_an_incompatible_baseline_is_blocked(kit3: Kit)
     assert aborted.rollout.state is State.ROLLING_BACK
     line = kit3.services.aliases.history(FN, "prod")[0]
     assert line.after == Routing.single(3) and "forced_past" in line.details
+
+
+def test_describe_shows_the_live_versions_requiring_it_in_and_out_of_range(kit3: Kit) -> None:
+    res = kit3.services.resources
+    res.set("orders-db", "7", "dba", "hotfix", force=True)
+    view = res.describe("orders-db", limit=1)
+    assert view.resource.version == "7" and [c.after for c in view.history] == ["7"]  # the newest only
+    assert sorted(view.users) == [
+        (FN, 2, OLD, False, ("alias prod",)),  # out of range: the forced move left it behind
+        (FN, 3, "<8,>=6", True, ("alias staging",)),  # ranges are kept normalized (packaging)
+    ]
+    with pytest.raises(ResourceNotFound):
+        res.describe("payments-db")
