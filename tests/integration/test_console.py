@@ -3,7 +3,9 @@ a 90/10 split drawn as bars, open a diff, roll an alias back from the page and s
 shown with the API's error code, a read-only token that sees no action and whose forged posts get 403, and
 a shared resource (a version OUT OF RANGE) and a release seen and the release rolled back from its page.
 
-One server and one browser for the module; the tests save screenshots of the main pages to docs/console/.
+One server and one browser for the module. With ``TURNOUT_SCREENSHOTS=1`` the tests also save screenshots
+of the main pages to docs/console/ (the ones docs/console.md shows); otherwise a test run leaves the
+checkout as it was.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ def _signed_in(browser: Any, server: Server, token: str) -> Any:
 
 
 def _shot(page: Any, name: str) -> None:
+    """Save the page as docs/console/NAME.png when asked to (``TURNOUT_SCREENSHOTS=1``)."""
+    if os.environ.get("TURNOUT_SCREENSHOTS") != "1":
+        return
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
