@@ -238,6 +238,8 @@ def test_the_resource_commands(cli: Cli, client: httpx.Client, tmp_path: Path) -
     edit.write_text(edit.read_text() + "\n# v2\n")
     refused_deploy = cli("deploy", folder, "--alias", "prod", code=1).output
     assert "error: Incompatible:" in refused_deploy
+    cli("deploy", folder, "--alias", "prod", "--force", "--reason", "hotfix")  # the same version 2, forced
+    assert "forced past guard" in cli("alias", "history", fn, "prod").output
     assert "error: Incompatible:" in cli("alias", "set", fn, "staging", "1", code=1).output
     cli("alias", "set", fn, "staging", "1", "--force", "--reason", "pinned")
     assert "forced past guard" in cli("alias", "history", fn, "staging").output

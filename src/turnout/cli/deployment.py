@@ -65,6 +65,14 @@ def deploy(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only list the files that would be sent, and their sha256.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Move the alias even past a running rollout (aborted) or the compatibility guard (recorded "
+            "in its history), as `alias set --force` does (needs --alias).",
+        ),
+    ] = False,
     output: OutputOption = Output.table,
 ) -> None:
     """Upload a folder's code and configuration as the function's draft ($LATEST).
@@ -75,8 +83,8 @@ def deploy(
     """
     if description is not None and not (publish or alias):
         raise typer.BadParameter("--description describes the published version: add --publish or --alias")
-    if reason is not None and not alias:
-        raise typer.BadParameter("--reason explains an alias move: add --alias NAME")
+    if (reason is not None or force) and not alias:
+        raise typer.BadParameter("--reason and --force are about an alias move: add --alias NAME")
     project = load_project(folder)
     function = check_name(name or project.name or _missing_name(folder))
     bundle = pack(folder)
@@ -97,7 +105,7 @@ def deploy(
             result["version"] = api.post(api_path("functions", function, "versions"), json=body)
         if alias:
             target = {"version": str(result["version"]["version"]), "reason": reason or ""}
-            alias_before, reply = point_alias(api, function, alias, target)
+            alias_before, reply = point_alias(api, function, alias, target, force=force)
             result.update(alias=reply.body, alias_before=alias_before)
     if output is Output.json:
         render.print_json(result)
