@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -67,7 +68,7 @@ from turnout.lambda_api import tags as lambda_tags
 from turnout.lambda_api import urls as lambda_urls
 from turnout.runtime.capacity import Machine, default_concurrency, default_idle_cap
 from turnout.runtime.code import CodeCache
-from turnout.runtime.isolation import Isolation, decide
+from turnout.runtime.isolation import Isolation, SandboxStatus, decide
 from turnout.runtime.supervisor import RuntimeSettings, Supervisor, Target
 from turnout.services import Services
 from turnout.services.aliases import AliasService
@@ -160,8 +161,172 @@ def create_app(
 ) -> FastAPI:
     """Open (and migrate) the store, make the admin token if needed, and return the ASGI app.
 
-    The runtime (zygote, pools) starts with the app's lifespan and stops with it.
+    The runtime (zygote, pools) and every background loop start with the app's lifespan and stop with it.
     """
+    node = build_node(settings, store, blobs, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await node.start()
+        yield
+        await node.stop()
+
+    app = FastAPI(
+        title="Turnout",
+        version=__version__,
+        description="Versions, aliases and safe updates for Python functions.",
+        lifespan=lifespan,
+    )
+    _expose(app, node)
+    install_error_handlers(app)
+    app.state.hosts = HostPolicy.from_settings(settings)
+    app.add_middleware(BodyLimits, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(HostGuard, policy=app.state.hosts)  # outermost: a refused Host sends nothing on
+    for module in ROUTERS:
+        app.include_router(module.router)
+    mount_console(app, settings)  # the web console at /ui (docs/console.md)
+    return app
+
+
+# the native API (api/) and the Lambda-compatible one (lambda_api/), in the order they are matched
+ROUTERS: tuple[Any, ...] = (
+    nodes,
+    bundles,
+    functions,
+    aliases,
+    rollouts,
+    releases,
+    tokens,
+    invoke,
+    provisioning,
+    observability,
+    secrets,
+    resources,
+    routes,
+    schedules,
+    events,
+    event_configs,
+    lambda_functions,
+    lambda_urls,
+    lambda_concurrency,
+    lambda_event_configs,
+    lambda_tags,
+    lambda_policies,
+    lambda_provisioned,
+    lambda_features,
+)
+
+
+def _expose(app: FastAPI, node: Node) -> None:
+    """What the HTTP adapters and the console reach through ``request.app.state``."""
+    state = app.state
+    state.settings, state.services, state.sandbox = node.settings, node.services, node.sandbox
+    state.gateway, state.entry = node.gateway, node.entry
+    state.logs, state.metrics, state.cluster_logs = node.logs, node.metrics, node.cluster_logs
+    state.controller, state.windows = node.controller, node.windows
+    state.readiness, state.membership, state.feed = node.readiness, node.membership, node.feed
+    state.scheduler, state.dispatcher = node.scheduler, node.dispatcher
+
+
+@dataclass
+class Node:
+    """Everything one node runs, wired together (:func:`build_node`); started and stopped with the app."""
+
+    settings: Settings
+    store: Store
+    services: Services
+    sandbox: SandboxStatus
+    supervisor: Supervisor
+    table: RoutingTable
+    membership: Membership
+    feed: ClusterFeed | None
+    readiness: Readiness
+    gateway: Gateway
+    entry: InvocationEntry
+    logs: LogSink
+    cluster_logs: ClusterLogs
+    metrics: Metrics
+    windows: Windows
+    mirror: Mirror
+    publisher: WindowPublisher | None
+    controller: RolloutController
+    scheduler: Scheduler
+    dispatcher: Dispatcher
+
+    async def start(self) -> None:
+        """Start the runtime, follow changes (and other nodes'), load the routing, then the loops."""
+        loop = asyncio.get_running_loop()
+        self.logs.start()
+        await self.supervisor.start()
+        self._listen(loop)
+        if self.feed is not None:
+            await asyncio.to_thread(
+                self.feed.start
+            )  # from the newest change: what came before is in the store
+        await asyncio.to_thread(self.membership.beat)  # in the nodes table (and the live set) before serving
+        await asyncio.to_thread(self.table.preload)
+        for name in await asyncio.to_thread(self.services.provisioning.function_names):
+            await asyncio.to_thread(self.table.refresh, name)  # warms their provisioned workers
+        await asyncio.to_thread(self.services.queue.release, self.settings.node)  # leases of its last run
+        self.readiness.loaded = True
+        self.membership.start()
+        self.services.versions.import_check = _import_check(self.supervisor, loop)
+        if self.publisher is not None:
+            self.publisher.start()
+        self.controller.start()
+        self.dispatcher.start()
+        self.scheduler.start()
+        log.info(
+            "Turnout %s on %s; admin token in %s", __version__, self.store, self.settings.admin_token_path
+        )
+
+    def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """What follows each routing-table change: warm new routes, provisioned workers, deleted functions."""
+        table = self.table
+        table.listeners.append(self.gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
+        provisioner = Provisioner(self.supervisor, loop, timeout=WARM_TIMEOUT, share=self.membership.share)
+        table.listeners.append(provisioner.listener)
+        self.membership.on_change.append(lambda: _reprovision(self.services, table))
+
+        def deleted(name: str, before: object, after: object) -> None:
+            if after is None:
+                loop.call_soon_threadsafe(self.forget, name)
+
+        table.listeners.append(deleted)
+
+    def forget(self, name: str) -> None:
+        """A deleted function's workers stop, and its logs, metric series and windows go, so a function
+        made later under its name starts empty (on the event loop, where observers touch them)."""
+        self.supervisor.forget(name)
+        self.logs.forget(name)
+        self.metrics.forget(name)
+        self.windows.forget(name)
+        if self.publisher is not None:
+            self.publisher.forget(name)
+
+    async def stop(self) -> None:
+        """Not ready (draining), leave the cluster, stop the loops, then the runtime and the store."""
+        self.readiness.draining = True
+        await self.membership.stop()
+        if self.feed is not None:
+            await asyncio.to_thread(self.feed.stop)
+        await self.scheduler.stop()
+        await self.dispatcher.stop()
+        await self.controller.stop()
+        if self.publisher is not None:
+            await self.publisher.stop()
+        await self.mirror.close()
+        self.services.versions.import_check = None
+        await self.supervisor.stop()
+        await self.cluster_logs.close()
+        self.logs.close()
+        self.store.close()
+
+
+def build_node(
+    settings: Settings, store: Store | None = None, blobs: BlobStore | None = None, clock: Clock = utc_now
+) -> Node:
+    """Every object of one node from its settings (the store opened and migrated, the admin token made)."""
     sandbox = decide(settings.sandbox)  # TURNOUT_SANDBOX=require without support: refuse to start
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = store or open_store(settings.resolved_database_url)
@@ -173,30 +338,12 @@ def create_app(
     _warn_if_readable(settings)
     if settings.sandbox != "off" and not sandbox.active:
         log.warning("workers run WITHOUT the sandbox (TURNOUT_SANDBOX=auto): %s", sandbox.reason)
-    machine = Machine.this_one()
-    supervisor = Supervisor(
-        RuntimeSettings(
-            data_dir=settings.data_dir,
-            region=settings.region,
-            account_id=settings.account_id,
-            concurrency=settings.function_concurrency or default_concurrency(machine),
-            idle_seconds=settings.worker_idle_seconds,
-            queue_length=settings.queue_length,
-            queue_wait_s=settings.queue_wait_ms / 1000.0,
-            idle_cap=settings.worker_idle_cap or default_idle_cap(machine),
-            zygote=settings.zygote,
-        ),
-        CodeCache(settings.data_dir / "code", blobs),
-        layers,
-        Isolation(
-            sandbox,
-            settings.data_dir,
-            settings.sandbox_uid_base,
-            settings.sandbox_uid_count,
-            settings.sandbox_tmp_mb,
-        ),
-    )
+    supervisor = _supervisor(settings, blobs, layers, sandbox)
+    supervisor.unseal = services.secrets.keyring.open_environment
+    services.versions.layers_in_use = supervisor.layers_in_use
     table = RoutingTable(store)
+    services.changes.subscribe(table.changed)
+    readiness = Readiness()
     membership = Membership(
         store,
         Identity(settings.node, settings.node_url, __version__, clock()),
@@ -206,20 +353,8 @@ def create_app(
         info=lambda: {**_node_info(supervisor, readiness), "sandbox": sandbox.to_json()},
     )
     supervisor.reserved = _reserved_share(table, membership)
-    feed = None
-    if store.dialect == "postgresql":  # cluster mode: other nodes follow this one's changes, and it theirs
-        feed = ClusterFeed(
-            store, services.changes, settings.node, clock, settings.change_poll_s, settings.change_retention_s
-        )
-        store.journal = feed.journal
-    readiness = Readiness()
-    readiness.checks["the zygote is not running"] = lambda: not settings.zygote or supervisor.zygote_alive
-    if feed is not None:
-        readiness.checks["the change feed has not started listening"] = lambda: feed.listened
-        readiness.warnings["the change feed is reconnecting to the store"] = lambda: feed.listening
-    supervisor.unseal = services.secrets.keyring.open_environment
-    services.versions.layers_in_use = supervisor.layers_in_use
-    services.changes.subscribe(table.changed)
+    feed = _cluster_feed(settings, store, services, clock)
+    _readiness_checks(readiness, settings, supervisor, feed)
     gateway = Gateway(
         table,
         supervisor,
@@ -262,111 +397,77 @@ def create_app(
         services.releases,
     )
     services.rollouts.wake.append(controller.wake)
-    scheduler = Scheduler(services, entry, settings, clock)
-    dispatcher = Dispatcher(services, entry, settings, clock)
-
-    def forget(name: str) -> None:
-        """A deleted function's workers stop, and its logs, metric series and windows go, so a function
-        made later under its name starts empty (on the event loop, where observers touch them)."""
-        supervisor.forget(name)
-        logs.forget(name)
-        metrics.forget(name)
-        windows.forget(name)
-        if publisher is not None:
-            publisher.forget(name)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        logs.start()
-        await supervisor.start()
-        table.listeners.append(gateway.warm_routes(loop, timeout=WARM_TIMEOUT))
-        provisioner = Provisioner(supervisor, loop, timeout=WARM_TIMEOUT, share=membership.share)
-        table.listeners.append(provisioner.listener)
-        membership.on_change.append(lambda: _reprovision(services, table))
-
-        def deleted(name: str, before: object, after: object) -> None:
-            if after is None:
-                loop.call_soon_threadsafe(forget, name)
-
-        table.listeners.append(deleted)
-        if feed is not None:
-            await asyncio.to_thread(feed.start)  # from the newest change: what came before is in the store
-        await asyncio.to_thread(membership.beat)  # in the nodes table (and the live set) before serving
-        await asyncio.to_thread(table.preload)
-        for name in await asyncio.to_thread(services.provisioning.function_names):
-            await asyncio.to_thread(table.refresh, name)  # warms their provisioned workers
-        await asyncio.to_thread(services.queue.release, settings.node)  # leases of this name's last run
-        readiness.loaded = True
-        membership.start()
-        services.versions.import_check = _import_check(supervisor, loop)
-        if publisher is not None:
-            publisher.start()
-        controller.start()
-        dispatcher.start()
-        scheduler.start()
-        log.info("Turnout %s on %s; admin token in %s", __version__, store, settings.admin_token_path)
-        yield
-        readiness.draining = True
-        await membership.stop()
-        if feed is not None:
-            await asyncio.to_thread(feed.stop)
-        await scheduler.stop()
-        await dispatcher.stop()
-        await controller.stop()
-        if publisher is not None:
-            await publisher.stop()
-        await mirror.close()
-        services.versions.import_check = None
-        await supervisor.stop()
-        await cluster_logs.close()
-        logs.close()
-        store.close()
-
-    app = FastAPI(
-        title="Turnout",
-        version=__version__,
-        description="Versions, aliases and safe updates for Python functions.",
-        lifespan=lifespan,
+    return Node(
+        settings=settings,
+        store=store,
+        services=services,
+        sandbox=sandbox,
+        supervisor=supervisor,
+        table=table,
+        membership=membership,
+        feed=feed,
+        readiness=readiness,
+        gateway=gateway,
+        entry=entry,
+        logs=logs,
+        cluster_logs=cluster_logs,
+        metrics=metrics,
+        windows=windows,
+        mirror=mirror,
+        publisher=publisher,
+        controller=controller,
+        scheduler=Scheduler(services, entry, settings, clock),
+        dispatcher=Dispatcher(services, entry, settings, clock),
     )
-    app.state.settings = settings
-    app.state.services = services
-    app.state.gateway, app.state.entry = gateway, entry
-    app.state.logs, app.state.metrics, app.state.cluster_logs = logs, metrics, cluster_logs
-    app.state.controller, app.state.windows = controller, windows
-    app.state.readiness, app.state.membership, app.state.feed = readiness, membership, feed
-    app.state.sandbox = sandbox
-    app.state.scheduler, app.state.dispatcher = scheduler, dispatcher
-    install_error_handlers(app)
-    app.state.hosts = HostPolicy.from_settings(settings)
-    app.add_middleware(BodyLimits, max_bytes=settings.api_max_body_bytes)
-    app.add_middleware(HostGuard, policy=app.state.hosts)  # outermost: a refused Host sends nothing on
-    triggers = (routes, schedules, events, event_configs)
-    for module in (
-        nodes,
-        bundles,
-        functions,
-        aliases,
-        rollouts,
-        releases,
-        tokens,
-        invoke,
-        provisioning,
-        observability,
-        secrets,
-        resources,
-        *triggers,
-    ):
-        app.include_router(module.router)
-    app.include_router(lambda_functions.router)
-    app.include_router(lambda_urls.router)
-    app.include_router(lambda_concurrency.router)
-    app.include_router(lambda_event_configs.router)
-    for extra in (lambda_tags, lambda_policies, lambda_provisioned, lambda_features):
-        app.include_router(extra.router)
 
-    mount_console(app, settings)  # the web console at /ui (docs/console.md)
-    return app
+
+def _supervisor(
+    settings: Settings, blobs: BlobStore, layers: LayerBuilder, sandbox: SandboxStatus
+) -> Supervisor:
+    """The runtime: worker pools with limits chosen from this machine unless set, in the sandbox."""
+    machine = Machine.this_one()
+    return Supervisor(
+        RuntimeSettings(
+            data_dir=settings.data_dir,
+            region=settings.region,
+            account_id=settings.account_id,
+            concurrency=settings.function_concurrency or default_concurrency(machine),
+            idle_seconds=settings.worker_idle_seconds,
+            queue_length=settings.queue_length,
+            queue_wait_s=settings.queue_wait_ms / 1000.0,
+            idle_cap=settings.worker_idle_cap or default_idle_cap(machine),
+            zygote=settings.zygote,
+        ),
+        CodeCache(settings.data_dir / "code", blobs),
+        layers,
+        Isolation(
+            sandbox,
+            settings.data_dir,
+            settings.sandbox_uid_base,
+            settings.sandbox_uid_count,
+            settings.sandbox_tmp_mb,
+        ),
+    )
+
+
+def _cluster_feed(settings: Settings, store: Store, services: Services, clock: Clock) -> ClusterFeed | None:
+    """Cluster mode (PostgreSQL): other nodes follow this one's changes, and it theirs; none on SQLite."""
+    if store.dialect != "postgresql":
+        return None
+    feed = ClusterFeed(
+        store, services.changes, settings.node, clock, settings.change_poll_s, settings.change_retention_s
+    )
+    store.journal = feed.journal
+    return feed
+
+
+def _readiness_checks(
+    readiness: Readiness, settings: Settings, supervisor: Supervisor, feed: ClusterFeed | None
+) -> None:
+    readiness.checks["the zygote is not running"] = lambda: not settings.zygote or supervisor.zygote_alive
+    if feed is not None:
+        readiness.checks["the change feed has not started listening"] = lambda: feed.listened
+        readiness.warnings["the change feed is reconnecting to the store"] = lambda: feed.listening
 
 
 def _reserved_share(table: RoutingTable, membership: Membership) -> Callable[[str], int | None]:
